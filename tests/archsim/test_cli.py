@@ -16,3 +16,19 @@ def test_unknown_format_is_one_clear_line():
     r = subprocess.run([sys.executable, "-m", "archsim", "formats", "nosuch4"], capture_output=True, text=True)
     assert r.returncode == 2
     assert "unknown format 'nosuch4'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_models_lists_the_zoo_with_counts(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet50" in out and "25,557,032" in out and "4.089" in out and "bert_base" in out
+
+
+def test_graph_exports_json_and_scalesim(tmp_path, capsys):
+    js, csv = tmp_path / "g.json", tmp_path / "g.csv"
+    assert main(["graph", "--model", "fashion_cnn", "--json", str(js), "--scalesim", str(csv)]) == 0
+    assert "total: " in capsys.readouterr().out
+    assert main(["graph", "--model", str(js)]) == 0
+    assert csv.read_text().startswith("Layer name")
+    assert main(["graph", "--model", "nosuch"]) == 2
+    assert "unknown model 'nosuch'" in capsys.readouterr().err
