@@ -1,7 +1,7 @@
 """The ``archsim`` console script (also ``python -m archsim``).
 
 Subcommands that exist today: ``formats`` (list/describe number formats), ``models`` (the zoo), ``graph``
-(layer-graph extraction and export), ``formats-report`` and ``demo``.
+(layer-graph extraction and export), ``simulate``, ``formats-report`` and ``demo``.
 Until the accelerator simulator and search land, ``demo`` regenerates the number-format report.
 """
 from __future__ import annotations
@@ -88,6 +88,42 @@ def _graph(args) -> int:
     return 0
 
 
+def _simulate(args) -> int:
+    import json
+
+    from archsim import ArchsimError, load_hw, simulate
+    from archsim.config import parse_set
+    from quant import QuantError
+    from quant.plan import PrecisionPlan
+    from workloads import WorkloadError, load_workload
+
+    if args.trace and args.engine != "des":
+        print("archsim simulate: --trace needs --engine des (the analytic engine has no timeline)", file=sys.stderr)
+        return 2
+    try:
+        hw = load_hw(args.hw, parse_set(args.set))
+        graph = load_workload(args.model, _shape(args.input_shape), batch=args.batch)
+        plan = PrecisionPlan.load(args.plan) if args.plan else args.precision
+        res = simulate(graph, hw, plan, args.engine, trace=bool(args.trace), objective=args.objective)
+    except (ArchsimError, WorkloadError, QuantError) as exc:
+        print(f"archsim simulate: {exc}", file=sys.stderr)
+        return 2
+    if args.trace:
+        Path(args.trace).parent.mkdir(parents=True, exist_ok=True)
+        res.save_trace(args.trace)
+    if args.out:
+        files = res.save(args.out)
+        if not args.json:
+            print("wrote " + ", ".join(str(f) for f in files.values()))
+    if args.json:
+        d = res.to_dict()
+        d["model"], d["hw"] = args.model, args.hw
+        print(json.dumps(d))
+    else:
+        print(res.to_markdown(max_rows=None if args.all_layers else 25))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="archsim", description="DyBit format / quantisation / accelerator DSE toolkit")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -95,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name", nargs="?", help="a format name, e.g. dybit4c2, e4m3, nf4")
     f.add_argument("--bits", type=int, default=None, help="only formats of this width")
     f.set_defaults(func=_formats)
+    sp = sub.add_parser("simulate", help="simulate a model on an accelerator (DES or analytic)")
+    sp.add_argument("--model", required=True, help="zoo name, path/to/file.py:factory, .onnx, .json or .csv")
+    sp.add_argument("--hw", default="default", help="shipped config (default, server, int8_systolic) or a YAML path")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a hardware key, e.g. --set buffers.weight.kib=128 (repeatable)")
+    grp = sp.add_mutually_exclusive_group()
+    grp.add_argument("--precision", default="int8", help="uniform plan: int8, dybit4, w=dybit4,a=int8 …")
+    grp.add_argument("--plan", default=None, help="a precision plan file (YAML/JSON)")
+    sp.add_argument("--engine", choices=("des", "analytic"), default="des")
+    sp.add_argument("--objective", choices=("latency", "traffic"), default="latency", help="mapper objective")
+    sp.add_argument("--input-shape", default=None, help="input shape without batch, for user models")
+    sp.add_argument("--batch", type=int, default=1)
+    sp.add_argument("--trace", default=None, help="write a Chrome/Perfetto trace JSON of the DES here")
+    sp.add_argument("--out", default=None, help="write result.json, layers.csv, report.md and plots here")
+    sp.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    sp.add_argument("--all-layers", action="store_true", help="print every layer in the table")
+    sp.set_defaults(func=_simulate)
     m = sub.add_parser("models", help="list the model zoo with parameter and MAC counts")
     m.set_defaults(func=_models)
     gp = sub.add_parser("graph", help="extract a model's layer graph; print it, export JSON / SCALE-Sim CSV")

@@ -1,0 +1,65 @@
+"""Energy and area: a pure function of the mapping, the layer's precision and the hardware constants.
+
+Every constant comes from the hardware YAML, where its unit is in its name and its source in a comment
+(Bit Fusion 45 nm synthesis, Horowitz ISSCC 2014, …).
+  MAC:      fusion array — MACs × bricks(a, b) × brick_pj_per_op; fixed array — MACs × fixed_pe_pj_per_mac;
+            + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats.
+  SRAM:     bits moved × sram_pj_per_bit_8kib · sqrt(capacity / 8 KiB)   (Horowitz: 8 KB 10 pJ/64 b,
+            32 KB 20 pJ/64 b — energy per access grows with the square root of capacity).
+  DRAM:     bits × energy_pj_per_bit.
+  Decoder:  decoded values × energy_pj_per_value.
+  Leakage:  area × leakage_mw_per_mm2 × time.
+"""
+from __future__ import annotations
+
+import math
+
+from archsim.mapping import Mapping
+from archsim.precision import LayerCost
+
+COMPONENTS = ("mac", "weight_sram", "input_sram", "output_sram", "dram", "decoder", "leakage")
+
+
+def sram_pj_per_bit(hw, which: str) -> float:
+    kib = hw.buffers[which].kib
+    return hw.energy.sram_pj_per_bit_8kib * math.sqrt(kib / 8.0)
+
+
+def area_mm2(hw) -> dict:
+    """Area per component in mm²."""
+    a = hw.array
+    unit = hw.area.fusion_unit_um2 if a.kind == "fusion" else hw.area.fixed_pe_um2
+    out = {"array": a.rows * a.cols * unit / 1e6}
+    for which in ("weight", "input", "output"):
+        out[f"{which}_sram"] = hw.buffers[which].kib * 1024 * 8 * hw.area.sram_um2_per_bit / 1e6
+    out["decoder"] = hw.decoder.count * hw.decoder.area_um2 / 1e6
+    return out
+
+
+def layer_energy_pj(m: Mapping | None, cost: LayerCost | None, hw, *, cycles: float, dram_read_bytes: float,
+                    dram_write_bytes: float, vector_ops: int = 0, vector_bits: int = 8,
+                    sram_bits: dict | None = None) -> dict:
+    """Energy breakdown (pJ) of one layer that took ``cycles``."""
+    e = dict.fromkeys(COMPONENTS, 0.0)
+    en = hw.energy
+    if m is not None:
+        if hw.array.kind == "fusion":
+            e["mac"] = m.macs * cost.bricks * en.brick_pj_per_op
+        else:
+            e["mac"] = m.macs * en.fixed_pe_pj_per_mac
+        if cost.w.shift_add or cost.a.shift_add:
+            e["mac"] += m.macs * en.shift_add_pj
+        if cost.w.exponent_add or cost.a.exponent_add:
+            e["mac"] += m.macs * en.exponent_add_pj
+        e["decoder"] = m.decode_values * hw.decoder.energy_pj_per_value
+        sram_bits = m.sram_bits
+    elif vector_ops:  # pooling / element-wise: one add or compare per op in the post-processing unit
+        e["mac"] = vector_ops * en.shift_add_pj
+    if sram_bits:
+        for which in ("weight", "input", "output"):
+            bits = sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)
+            e[f"{which}_sram"] = bits * sram_pj_per_bit(hw, which)
+    e["dram"] = (dram_read_bytes + dram_write_bytes) * 8 * hw.dram.energy_pj_per_bit
+    seconds = cycles / (hw.clock_mhz * 1e6)
+    e["leakage"] = sum(area_mm2(hw).values()) * en.leakage_mw_per_mm2 * 1e-3 * seconds * 1e12
+    return e

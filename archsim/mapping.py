@@ -1,0 +1,210 @@
+"""Mapping of one layer onto the array and the buffers: spatial fold shape + a tiling search.
+
+Spatial (Bit Fusion's rule). Every compute layer is ``G`` independent GEMMs (M×K)·(K×N). The reduction
+goes down the array rows, output channels across the columns. A fusion unit at precision (a, b) does
+``f = ⌊16 / bricks(a, b)⌋`` MACs per cycle *along the reduction*, so the array reduces ``rows·f`` values at
+once — which saturates when the layer's reduction is shorter than ``rows·f``. Conv reduction per pass is
+the input channels per group with the kernel window as a temporal loop (no im2col), except when the
+channels per group are fewer than the rows (first layer, depthwise): then the whole window is unrolled
+(im2col). As in Bit Fusion, a layer whose channels already fill the rows at 8 bits is not unrolled at
+lower precision, so its speed-up saturates once rows·f exceeds its channels.
+Small groups are packed block-diagonally so several groups share the array. Fold timing includes the
+systolic fill/drain: WS fold = weight load (rows) + M_t + rows + cols − 2 cycles; OS fold = ⌈K/f⌉ +
+rows + cols − 2 cycles.
+
+Temporal (tiling search). Over tile sizes (M_t, N_t, K_t) and two loop orders — ``k_inner`` (outputs stay
+in the output buffer while the reduction streams) and ``m_inner`` (a weight tile stays while all output
+rows stream; partial sums spill to DRAM when they do not fit) — pick among the legal tilings (each tile ≤
+its buffer's tile capacity, half the buffer when double-buffered) the one with the lowest latency bound
+max(compute, DRAM bytes / bandwidth), then the least DRAM traffic (objective ``latency``, the default), or
+the least DRAM traffic, then the fewest cycles (objective ``traffic``). Pure traffic minimisation picks
+tiny output tiles whose fill/drain can double the compute time, which no real mapper would do.
+Vectorised over all candidates with NumPy.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim.errors import SimError
+from archsim.precision import LayerCost
+
+
+@dataclass
+class Mapping:
+    layer: str
+    op: str
+    dataflow: str
+    fusion: int
+    im2col: bool
+    group_pack: int
+    tiles: dict  # M_t, N_t, K_t (reduction per tile, spatial units), n_m, n_n, n_k, n_g
+    order: str
+    macs: int
+    compute_cycles: int
+    fold_count: int
+    utilization: float
+    dram_read: dict  # bytes: weight, input, psum
+    dram_write: dict  # bytes: output, psum
+    sram_bits: dict  # bits moved per buffer: weight_rd, weight_wr, input_rd, input_wr, output_rd, output_wr
+    decode_values: int
+    decoder_cycles: int
+    steps: list = field(default_factory=list, repr=False)  # tile schedule for the DES
+
+    @property
+    def dram_read_bytes(self) -> int:
+        return int(sum(self.dram_read.values()))
+
+    @property
+    def dram_write_bytes(self) -> int:
+        return int(sum(self.dram_write.values()))
+
+
+def _cands(full: int, unit: int) -> np.ndarray:
+    """Tile sizes: unit·2^i below full, and full itself."""
+    vals = {full}
+    v = max(1, unit)
+    while v < full:
+        vals.add(v)
+        v *= 2
+    return np.array(sorted(vals), dtype=np.int64)
+
+
+def _split_sum(full, tile, unit):
+    """Σ over the tiles of ⌈tile_i / unit⌉ when ``full`` is cut into tiles of ``tile`` (last one shorter)."""
+    n = -(-full // tile)
+    last = full - (n - 1) * tile
+    return (n - 1) * np.ceil(tile / unit) + np.ceil(last / unit)
+
+
+OBJECTIVES = ("latency", "traffic")
+
+
+def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> Mapping:
+    """Map one layer. ``objective``: ``latency`` minimises max(compute, DRAM time) then DRAM bytes;
+    ``traffic`` minimises DRAM bytes then compute cycles."""
+    op = layer["op"]
+    if op not in ("conv", "linear", "matmul"):
+        raise SimError(f"layer {layer['name']!r}: {op} is not an array layer")
+    R, C = hw.array.rows, hw.array.cols
+    f = cost.fusion
+    gm = layer["gemm"]
+    G, M, Ng, Kfull = gm["batch"], gm["M"], gm["N"], gm["K"]
+    act_x_act = op == "matmul" and layer["operands"] == ["act", "act"]
+    wb = cost.a.storage_bits if act_x_act else cost.w.storage_bits  # the stationary operand's bits
+    ab, psb = cost.a.storage_bits, hw.psum_bits
+    # spatial reduction per pass (kred) and temporal kernel loop (T)
+    if op == "conv":
+        kk = layer["kernel"][0] * layer["kernel"][1]
+        cg = Kfull // kk
+        im2col = cg < R  # Bit Fusion unrolls the window only when the channels cannot fill the rows
+        kred, T = (Kfull, 1) if im2col else (cg, kk)
+    else:
+        im2col, kred, T = False, Kfull, 1
+    gp = max(1, min((R * f) // max(kred, 1), C // max(Ng, 1), G)) if (G > 1 and op == "conv") else 1
+    n_gpass = math.ceil(G / gp)
+    ncols = Ng * gp  # output columns of one group pass
+    # operand elements of one group pass
+    w_elems = Kfull * Ng * gp
+    if op == "conv":
+        i_elems = layer["act_in_elems"] * gp // G
+    else:
+        i_elems = M * Kfull
+    o_elems = M * ncols
+    stride = layer["stride"][0] if layer.get("stride") else 1
+    kh = layer["kernel"][0] if layer.get("kernel") else 1
+    wo = layer["out_shape"][-1] if op == "conv" else 1
+
+    # ---------------- candidate tiles, all at once ----------------
+    KT, NT, MT = (a.ravel() for a in np.meshgrid(_cands(kred, R * f), _cands(ncols, C), _cands(M, 1),
+                                                 indexing="ij"))
+    n_k, n_n, n_m = -(-kred // KT), -(-ncols // NT), -(-M // MT)
+    halo = 1.0 + max(kh - stride, 0) / (np.maximum(1, MT // max(wo, 1)) * stride) if op == "conv" else 1.0
+    w_tile = KT * T * NT * wb / 8
+    i_tile = i_elems * (MT / M) * (KT / kred) * halo * ab / 8
+    o_tile = MT * NT * psb / 8
+    fits = (w_tile <= hw.tile_capacity_bytes("weight")) & (i_tile <= hw.tile_capacity_bytes("input")) & \
+           (o_tile <= hw.tile_capacity_bytes("output"))
+    if not fits.any():
+        raise SimError(f"layer {layer['name']!r}: no tile fits the buffers of {hw.name} "
+                       f"(smallest weight tile {w_tile.min():.0f} B, input {i_tile.min():.0f} B, "
+                       f"output {o_tile.min():.0f} B)")
+    W_tot, O_fin = w_elems * wb / 8, o_elems * ab / 8
+    I_eff = i_elems * ab / 8 * np.where(n_m > 1, halo, 1.0)
+    # order k_inner (for m, n, k): outputs accumulate in the output buffer
+    w1 = W_tot * np.where(n_n * n_k > 1, n_m, 1)
+    i1 = I_eff * np.where(n_k > 1, n_n, 1)
+    ps1 = np.zeros(len(KT))
+    # order m_inner (for n, k, m): a weight tile stays; partial sums spill when k and m are both tiled
+    w2 = np.full(len(KT), W_tot)
+    i2 = I_eff * np.where((n_m == 1) & (n_k == 1), 1, n_n)
+    ps2 = np.where((n_k > 1) & (n_m > 1), M * NT * psb / 8 * (n_k - 1) * n_n, 0.0)
+    traffic = np.stack([w1 + i1, w2 + i2 + 2 * ps2])
+    # array cycles of one group pass, exact over remainder tiles
+    fill = R + C - 2
+    if hw.array.dataflow == "ws":
+        red_folds = _split_sum(kred, KT, R * f)
+        col_folds = _split_sum(ncols, NT, C)
+        cyc = red_folds * T * col_folds * (M + n_m * (R + fill))  # weight load R + skew per (fold, m tile)
+        cyc = np.stack([cyc, cyc])
+        folds = red_folds * T * col_folds * n_m
+    else:
+        blocks = _split_sum(M, MT, R) * _split_sum(ncols, NT, C)
+        stream = np.ceil(kred * T / f)
+        cyc = np.stack([blocks * (stream + fill), blocks * (stream + n_k * fill)])
+        folds = blocks * n_k
+    big = 1e30
+    if objective not in OBJECTIVES:
+        raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    first, second = (np.maximum(cyc, traffic / hw.dram_bytes_per_cycle), traffic) if objective == "latency" \
+        else (traffic, cyc)
+    f_score = np.where(fits[None, :], first, big)
+    near = f_score <= f_score.min() * (1 + 1e-9)
+    oi, ci = np.unravel_index(np.argmin(np.where(near, second, big)), cyc.shape)
+    order = ("k_inner", "m_inner")[oi]
+    compute = int(cyc[oi, ci]) * n_gpass
+    w_rd, i_rd = float((w1, w2)[oi][ci]) * n_gpass, float((i1, i2)[oi][ci]) * n_gpass
+    ps = float((ps1, ps2)[oi][ci]) * n_gpass
+    o_wr = O_fin * n_gpass
+    macs = layer["macs"]
+    util = macs / max(compute * R * C * f, 1)
+    nm_, nn_, nk_ = int(n_m[ci]), int(n_n[ci]), int(n_k[ci])
+    # SRAM traffic (bits): what the array reads from each buffer; DRAM fills the buffers
+    if hw.array.dataflow == "ws":
+        w_buf_rd = w_elems * n_gpass * nm_ * wb
+        i_buf_rd = M * Kfull * n_gpass * gp * int(_split_sum(ncols, NT[ci], C)) * ab
+        o_acc = M * ncols * n_gpass * int(_split_sum(kred, KT[ci], R * f)) * T
+    else:
+        w_buf_rd = w_elems * n_gpass * math.ceil(M / R) * wb
+        i_buf_rd = M * Kfull * n_gpass * gp * math.ceil(ncols / C) * ab
+        o_acc = M * ncols * n_gpass * (nk_ if order == "m_inner" else 1)
+    sram = {"weight_rd": int(w_buf_rd), "weight_wr": int(w_rd * 8), "input_rd": int(i_buf_rd),
+            "input_wr": int(i_rd * 8), "output_rd": int(o_acc * psb + o_wr * 8), "output_wr": int(o_acc * psb)}
+    w_dec = cost.a.decoder if act_x_act else cost.w.decoder
+    dec_vals = (w_buf_rd // wb if w_dec else 0) + (i_buf_rd // ab if cost.a.decoder else 0)
+    dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
+    dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
+    m = Mapping(layer["name"], op, hw.array.dataflow, f, im2col, gp,
+                {"M_t": int(MT[ci]), "N_t": int(NT[ci]), "K_t": int(KT[ci]), "n_m": nm_, "n_n": nn_, "n_k": nk_,
+                 "n_g": n_gpass}, order, macs, compute, int(folds[ci]) * n_gpass, util,
+                {"weight": int(round(w_rd)), "input": int(round(i_rd)), "psum": int(round(ps))},
+                {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles)
+    m.steps = _steps(m)
+    return m
+
+
+def _steps(m: Mapping, cap: int = 256) -> list:
+    """Tile schedule for the DES: ``(w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr)``.
+
+    One step per temporal tile of the chosen loop order (coarsened to at most ``cap`` steps so one layer
+    stays a few hundred events). Bytes and cycles are split in integers that add up exactly to the
+    mapping's totals, so the DES moves exactly the mapping's bytes.
+    """
+    t = m.tiles
+    n = int(max(1, min(t["n_g"] * t["n_m"] * t["n_n"] * t["n_k"], cap)))
+    totals = (m.dram_read["weight"], m.dram_read["input"], m.dram_read["psum"], m.compute_cycles,
+              m.decoder_cycles, m.dram_write["output"], m.dram_write["psum"])
+    cols = [np.diff(np.floor(np.linspace(0, v, n + 1)).astype(np.int64)) for v in totals]
+    return [tuple(int(c[i]) for c in cols) for i in range(n)]

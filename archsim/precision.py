@@ -1,0 +1,109 @@
+"""The per-format cost rule: how wide a multiplier operand each number format needs (one place).
+
+| format            | multiplier operand (signed bits)             | extra per MAC        | decoder |
+|-------------------|----------------------------------------------|----------------------|---------|
+| intN / uintN      | N                                            | —                    | no      |
+| dybitNcK          | decoded significand + sign (``HardwareView``) | shift-add            | yes     |
+| dybitN (adaptive) | widest candidate's significand (cap 1 = N)   | shift-add            | yes     |
+| flintN            | as dybitN c(N−1) (same magnitudes)           | shift-add            | yes     |
+| eXmY, mxfpN       | significand: Y + 1 (+ sign)                  | exponent add         | no      |
+| adaptivfloatN     | significand: m + 1 (+ sign)                  | exponent add         | no      |
+| positNesK         | widest fraction + hidden bit + sign          | exponent add         | yes     |
+| potN              | 1-bit significand + sign: a pure shift       | shift-add            | no      |
+| apotN             | two shifted terms: 2 + sign                  | shift-add            | no      |
+| nfN, antN         | the codebook is expanded to INT8 on chip     | —                    | yes     |
+| mxint8            | 8                                            | —                    | no      |
+
+On a Bit Fusion array an a×b multiply takes ⌈a/2⌉·⌈b/2⌉ 2-bit bricks of a 16-brick unit, so one unit does
+⌊16 / bricks⌋ MACs per cycle (8b×8b: 1; 4b×4b: 4; 2b×2b: 16). On a fixed array every multiply takes one PE.
+Storage and traffic always use the format's stored bits (packed).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from archsim.errors import SimError
+
+
+@dataclass(frozen=True)
+class OperandCost:
+    fmt: str
+    storage_bits: int  # bits per element in memory (packed)
+    mult_bits: int  # signed operand width entering the multiplier
+    shift_add: bool  # DyBit/PoT-style shifted significands need a shift-add per MAC
+    exponent_add: bool  # floating formats add exponents per MAC
+    decoder: bool  # needs the DyBit/codebook decoder between buffer and array
+
+
+@cache
+def operand_cost(fmt: str) -> OperandCost:
+    """Cost of one operand format (a name accepted by ``quant.formats.get_format``)."""
+    from quant import QuantError, get_format
+
+    try:
+        f = get_format(fmt)
+    except QuantError as exc:
+        raise SimError(f"format {fmt!r}: {exc}") from None
+    name, bits = f.name, f.bits
+    if name in ("fp32", "fp16", "bf16"):
+        return OperandCost(name, bits, bits, False, True, False)
+    if m := re.fullmatch(r"dybit(\d)c(\d)", name):
+        return OperandCost(name, bits, f.hardware.multiplier_bits, True, False, True)
+    if name.startswith("dybit"):
+        widest = max(c.hardware.multiplier_bits for c in f.candidates)
+        return OperandCost(name, bits, widest, True, False, True)
+    if name.startswith("flint"):
+        return OperandCost(name, bits, get_format(f"dybit{bits}c{bits - 1}").hardware.multiplier_bits, True, False,
+                           True)
+    if m := re.fullmatch(r"e(\d)m(\d)", name):
+        return OperandCost(name, bits, int(m.group(2)) + 2, False, True, False)
+    if name in ("mxfp4", "mxfp6", "mxfp8"):
+        mant = {"mxfp4": 1, "mxfp6": 3, "mxfp8": 3}[name]
+        return OperandCost(name, bits, mant + 2, False, True, False)
+    if name.startswith("adaptivfloat"):
+        e = 2 if bits <= 5 else 3
+        return OperandCost(name, bits, bits - 1 - e + 2, False, True, False)
+    if m := re.fullmatch(r"posit(\d)es(\d)", name):
+        frac = max(bits - 3 - int(m.group(2)), 0)
+        return OperandCost(name, bits, frac + 2, False, True, True)
+    if name.startswith("pot"):
+        return OperandCost(name, bits, 2, True, False, False)
+    if name.startswith("apot"):
+        return OperandCost(name, bits, 3, True, False, False)
+    if name.startswith(("nf", "ant")):
+        return OperandCost(name, bits, 8, False, False, True)
+    if name == "mxint8" or name.startswith(("int", "uint")):
+        return OperandCost(name, bits, bits, False, False, False)  # uint: zero point handled off the multiplier
+    raise SimError(f"format {name!r}: no cost rule")  # pragma: no cover - every registry family is listed
+
+
+def bricks(a_bits: int, b_bits: int) -> int:
+    """2-bit BitBricks an a×b-bit multiply occupies (Bit Fusion, ISCA 2018)."""
+    return math.ceil(a_bits / 2) * math.ceil(b_bits / 2)
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    w: OperandCost
+    a: OperandCost
+    fusion: int  # MACs per unit per cycle
+    bricks: int  # bricks per MAC (fusion arrays), 0 on fixed arrays
+
+
+def layer_cost(hw, w_fmt: str, a_fmt: str, layer: str = "") -> LayerCost:
+    w, a = operand_cost(w_fmt), operand_cost(a_fmt)
+    where = f"layer {layer!r}: " if layer else ""
+    arr = hw.array
+    for role, c in (("weight", w), ("activation", a)):
+        if c.mult_bits > arr.max_bits:
+            raise SimError(f"{where}{role} format {c.fmt} needs {c.mult_bits}-bit multiplier operands; "
+                           f"the {hw.name} array takes at most {arr.max_bits} bits (quantise the layer first)")
+        if c.decoder and hw.decoder.count == 0:
+            raise SimError(f"{where}{role} format {c.fmt} needs a decoder and {hw.name} has none (decoder.count=0)")
+    if arr.kind == "fixed":
+        return LayerCost(w, a, 1, 0)
+    nb = bricks(w.mult_bits, a.mult_bits)
+    return LayerCost(w, a, max(1, arr.bricks_per_unit // nb), nb)

@@ -1,0 +1,109 @@
+"""``SimResult``: per-layer and total figures as a Python object, JSON, CSV, Markdown, plots, a trace."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+LAYER_FIELDS = ["name", "op", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_read_bytes",
+                "dram_write_bytes", "energy_j", "w_format", "a_format", "latency_s", "utilization", "bound",
+                "fusion", "analytic_cycles", "decoder_stall_cycles", "loop_order"]
+TOTAL_FIELDS = ["cycles", "latency_s", "energy_j", "area_mm2", "dram_read_bytes", "dram_write_bytes",
+                "utilization", "macs", "compute_cycles", "stall_cycles", "analytic_cycles", "lower_bound_cycles",
+                "serial_bound_cycles", "energy_breakdown_j", "area_breakdown_mm2", "events"]
+
+
+def _clean(v):
+    if isinstance(v, float):
+        return float(f"{v:.9g}")
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    return v
+
+
+class SimResult:
+    def __init__(self, *, model: str, hw, engine: str, totals: dict, layers: list, trace=None, plan=None):
+        self.model, self.hw, self.engine = model, hw, engine
+        self.total, self.layers, self.trace, self.plan = totals, layers, trace, plan
+
+    def __repr__(self) -> str:
+        t = self.total
+        return (f"SimResult({self.model} on {self.hw.name}, {self.engine}: {t['latency_s'] * 1e3:.3f} ms, "
+                f"{t['energy_j'] * 1e3:.3f} mJ, {t['area_mm2']:.2f} mm², util {t['utilization']:.1%}, "
+                f"DRAM {t['dram_read_bytes'] / 1e6:.2f}/{t['dram_write_bytes'] / 1e6:.2f} MB r/w)")
+
+    def __getitem__(self, layer: str) -> dict:
+        for r in self.layers:
+            if r["name"] == layer:
+                return r
+        raise KeyError(f"no layer {layer!r} in the result")
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict:
+        return {"model": self.model, "hw": self.hw.name, "engine": self.engine,
+                "total": {k: _clean(self.total[k]) for k in TOTAL_FIELDS},
+                "layers": [{k: _clean(r.get(k)) for k in LAYER_FIELDS} for r in self.layers]}
+
+    def to_json(self, path: str | Path | None = None, indent: int | None = 1) -> str:
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=LAYER_FIELDS, lineterminator="\n")
+        w.writeheader()
+        for r in self.layers:
+            w.writerow({k: _clean(r.get(k)) for k in LAYER_FIELDS})
+        text = buf.getvalue()
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def to_markdown(self, max_rows: int | None = None) -> str:
+        t = self.total
+        eb = t["energy_breakdown_j"]
+        lines = [f"### {self.model} on `{self.hw.name}` ({self.engine})", "",
+                 f"{self.hw!r}", "",
+                 "| latency | energy | area | utilisation | DRAM read | DRAM write | compute / stall cycles |",
+                 "|---|---|---|---|---|---|---|",
+                 f"| {t['latency_s'] * 1e3:.3f} ms | {t['energy_j'] * 1e3:.3f} mJ | {t['area_mm2']:.2f} mm² | "
+                 f"{t['utilization']:.1%} | {t['dram_read_bytes'] / 1e6:.2f} MB | {t['dram_write_bytes'] / 1e6:.2f} MB"
+                 f" | {t['compute_cycles']:,.0f} / {t['stall_cycles']:,.0f} |", "",
+                 "Energy: " + ", ".join(f"{k} {v * 1e6:.1f} µJ" for k, v in eb.items()), "",
+                 f"Cycles: {self.engine} {t['cycles']:,.0f}; analytic {t['analytic_cycles']:,.0f}; lower bound "
+                 f"{t['lower_bound_cycles']:,.0f}; serialised bound {t['serial_bound_cycles']:,.0f}.", "",
+                 "| layer | op | W/A | MACs | cycles | compute | stall | util | bound | DRAM r/w (kB) | energy (µJ) |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for i, r in enumerate(self.layers):
+            if max_rows is not None and i >= max_rows:
+                lines.append(f"| … {len(self.layers) - max_rows} more layers | | | | | | | | | | |")
+                break
+            wa = f"{r['w_format']}/{r['a_format']}" if r["w_format"] else r["a_format"]
+            lines.append(f"| {r['name']} | {r['op']} | {wa} | {r['macs']:,} | {r['cycles']:,.0f} | "
+                         f"{r['compute_cycles']:,.0f} | {r['stall_cycles']:,.0f} | {r['utilization']:.1%} | "
+                         f"{r['bound']} | {r['dram_read_bytes'] / 1e3:.1f} / {r['dram_write_bytes'] / 1e3:.1f} | "
+                         f"{r['energy_j'] * 1e6:.2f} |")
+        return "\n".join(lines)
+
+    def save_trace(self, path: str | Path) -> None:
+        if self.trace is None:
+            raise ValueError("no trace: run simulate(..., engine='des', trace=True)")
+        Path(path).write_text(json.dumps(self.trace))
+
+    def save(self, out_dir: str | Path) -> dict:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"json": out / "result.json", "csv": out / "layers.csv", "md": out / "report.md"}
+        self.to_json(files["json"])
+        self.to_csv(files["csv"])
+        files["md"].write_text(self.to_markdown() + "\n")
+        if self.trace is not None:
+            files["trace"] = out / "trace.json"
+            self.save_trace(files["trace"])
+        from archsim.plots import plot_result
+
+        files.update(plot_result(self, out))
+        return files

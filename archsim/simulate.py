@@ -1,0 +1,213 @@
+"""The simulation driver: (layer graph, hardware, precision plan) → ``SimResult``, by DES or closed form.
+
+Workload, hardware and mapping are separate inputs and the cost model is a pure function of them. This
+module imports neither torch nor the extractor: it consumes a ``LayerGraph`` and a ``PrecisionPlan``.
+
+Layers and what they cost:
+  conv / linear / matmul  run on the array (``archsim.mapping``), one tile schedule each.
+  pool / add / mul        run on the post-processing (vector) unit, ``cols`` lanes wide: they read their
+                          activation inputs and write their output through DRAM.
+  concat                  is free: the producers write into adjacent addresses.
+A layer stores its output at its own activation precision; vector layers use their producer's.
+"""
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+
+from archsim.config import Accelerator, load_hw
+from archsim.des.engine import Job, Tracer, run
+from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
+from archsim.errors import SimError
+from archsim.mapping import map_layer
+from archsim.precision import layer_cost
+from archsim.result import SimResult
+from quant.errors import QuantError
+from quant.plan import PrecisionPlan
+
+ENGINES = ("des", "analytic")
+ARRAY_OPS = ("conv", "linear", "matmul")
+
+
+def _plan_for(graph, plan) -> PrecisionPlan:
+    names = [d["name"] for d in graph.compute_layers()]
+    try:
+        if plan is None:
+            plan = "int8"
+        if isinstance(plan, str):
+            return PrecisionPlan.uniform(plan, names)
+        if not isinstance(plan, PrecisionPlan):
+            raise SimError(f"plan: expected a PrecisionPlan or a spec string, got {type(plan).__name__}")
+        return plan.validate(names, what=f"graph {graph.name!r}")
+    except QuantError as exc:
+        raise SimError(str(exc)) from None
+
+
+@lru_cache(maxsize=65536)
+def _cached_mapping(layer_key: tuple, w_fmt: str, a_fmt: str, hw: Accelerator, objective: str):
+    layer = _thaw(layer_key)
+    cost = layer_cost(hw, w_fmt, a_fmt, layer["name"])
+    return map_layer(layer, cost, hw, objective), cost
+
+
+def _freeze(d: dict) -> tuple:
+    def fz(v):
+        if isinstance(v, dict):
+            return tuple(sorted((k, fz(x)) for k, x in v.items()))
+        if isinstance(v, list):
+            return tuple(fz(x) for x in v)
+        return v
+
+    return tuple((k, fz(v)) for k, v in d.items() if k not in ("index", "source", "module"))
+
+
+def _thaw(layer_key: tuple) -> dict:
+    out = {}
+    for k, v in layer_key:
+        if k == "gemm":
+            v = dict(v)
+        elif k in ("operands", "in_shapes"):
+            v = list(v)
+        out[k] = v
+    return out
+
+
+def _vector_bits(graph, name: str, plan: PrecisionPlan) -> int:
+    from quant.formats import get_format
+
+    seen, stack = set(), [name]
+    while stack:
+        n = stack.pop()
+        for p in graph.graph.predecessors(n):
+            if p in plan:
+                return get_format(plan[p].activation).bits
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return 8
+
+
+def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bool = False,
+             objective: str = "latency") -> SimResult:
+    """Simulate ``graph`` (a LayerGraph) on ``hw`` (name, path or Accelerator) with ``plan``."""
+    t_start = time.perf_counter()
+    if engine not in ENGINES:
+        raise SimError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    hw = load_hw(hw) if not isinstance(hw, Accelerator) else hw
+    plan = _plan_for(graph, plan)
+    layers = graph.layers()
+    if not layers:
+        raise SimError(f"graph {graph.name!r} has no layers")
+    index = {d["name"]: i for i, d in enumerate(layers)}
+    bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
+    jobs, records, maps = [], [], []
+    for i, d in enumerate(layers):
+        name, op = d["name"], d["op"]
+        deps = sorted({index[p] for p in graph.graph.predecessors(name) if p in index})
+        rec = {"name": name, "op": op, "macs": int(d["macs"]), "w_format": "", "a_format": ""}
+        if op in ARRAY_OPS:
+            p = plan[name]
+            m, cost = _cached_mapping(_freeze(d), p.weight, p.activation, hw, objective)
+            rec.update(w_format=p.weight, a_format=p.activation, fusion=m.fusion, dataflow=m.dataflow,
+                       im2col=m.im2col, tiles=dict(m.tiles), loop_order=m.order, folds=m.fold_count)
+            steps, sram_bits, vec = m.steps, m.sram_bits, 0
+            dram_rd, dram_wr = m.dram_read_bytes, m.dram_write_bytes
+        else:
+            bits = _vector_bits(graph, name, plan)
+            m = cost = None
+            vec = int(d["vector_ops"])
+            if op == "concat":
+                dram_rd = dram_wr = 0
+                cycles = 0
+            else:
+                dram_rd = math.ceil(d["act_in_elems"] * bits / 8) + math.ceil(d["weight_elems"] * 8 / 8)
+                dram_wr = math.ceil(d["act_out_elems"] * bits / 8)
+                cycles = math.ceil(max(vec, d["act_out_elems"]) / hw.array.cols)
+            rec.update(a_format=f"{bits}-bit", fusion=0)
+            steps = [(0, dram_rd, 0, cycles, 0, dram_wr, 0)]
+            sram_bits = {"output_rd": dram_rd * 8, "output_wr": dram_wr * 8}
+        compute = sum(s[3] for s in steps)
+        dec = sum(s[4] for s in steps)
+        rec.update(compute_cycles_needed=int(compute), decoder_cycles=int(dec), dram_read_bytes=int(dram_rd),
+                   dram_write_bytes=int(dram_wr), sram_bits=sram_bits, vector_ops=vec)
+        jobs.append(Job(i, name, "array" if m is not None else "vector", steps, deps,
+                        hw.decoder.latency_cycles))
+        records.append(rec)
+        maps.append((m, cost))
+
+    # analytic (closed form, no contention): per layer max(compute, DRAM stream) + exposed first load/last store
+    for rec, job in zip(records, jobs, strict=True):
+        steps = job.steps
+        busy = sum(max(s[3], s[4]) + (hw.decoder.latency_cycles if s[4] else 0) for s in steps)
+        stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
+        first = (steps[0][0] + steps[0][1] + steps[0][2]) / bpc + lat if (steps[0][0] + steps[0][1]) else 0
+        last = (steps[-1][5] + steps[-1][6]) / bpc + lat if steps[-1][5] else 0
+        rec["analytic_cycles"] = max(busy, stream) + first + last
+        rec["serial_cycles"] = busy + stream + lat * (2 * len(steps))
+        rec["array_busy_cycles"] = busy
+        rec["memory_cycles"] = stream
+        rec["bound"] = "memory" if stream > busy else "compute"
+
+    tracer = None
+    events = 0
+    if engine == "des":
+        tracer = Tracer(1e3 / hw.clock_mhz) if trace else None
+        slots = {k: 2 if hw.buffers[k].double_buffered else 1 for k in ("weight", "input", "output")}
+        total, stats, dram = run(jobs, bytes_per_cycle=bpc, channels=hw.dram.channels, latency_cycles=lat,
+                                 slots=slots, tracer=tracer)
+        prev_end = 0.0
+        for rec, st in zip(records, stats, strict=True):
+            rec["cycles"] = st.end - prev_end
+            rec["start_cycle"], rec["end_cycle"] = st.first_compute, st.end
+            prev_end = st.end
+            rec["compute_cycles"] = st.compute_cycles
+            rec["decoder_stall_cycles"] = st.decoder_stall_cycles
+            events += st.events
+            assert st.read_bytes == rec["dram_read_bytes"] and st.write_bytes == rec["dram_write_bytes"], rec["name"]
+    else:
+        total = 0.0
+        for rec in records:
+            rec["cycles"] = rec["analytic_cycles"]
+            rec["start_cycle"], rec["end_cycle"] = total, total + rec["cycles"]
+            total += rec["cycles"]
+            rec["compute_cycles"] = rec["compute_cycles_needed"]
+            rec["decoder_stall_cycles"] = rec["array_busy_cycles"] - rec["compute_cycles_needed"]
+
+    clock_hz = hw.clock_mhz * 1e6
+    for rec, (m, cost) in zip(records, maps, strict=True):
+        rec["stall_cycles"] = max(0.0, rec["cycles"] - rec["compute_cycles"])
+        rec["latency_s"] = rec["cycles"] / clock_hz
+        peak = hw.array.rows * hw.array.cols * (m.fusion if m is not None else 1)
+        rec["utilization"] = rec["macs"] / (rec["cycles"] * peak) if rec["cycles"] and m is not None else 0.0
+        e = layer_energy_pj(m, cost, hw, cycles=rec["cycles"], dram_read_bytes=rec["dram_read_bytes"],
+                            dram_write_bytes=rec["dram_write_bytes"], vector_ops=rec["vector_ops"],
+                            sram_bits=rec["sram_bits"])
+        rec["energy_pj"] = e
+        rec["energy_j"] = sum(e.values()) * 1e-12
+    areas = area_mm2(hw)
+    total_macs = sum(r["macs"] for r in records)
+    # utilisation over the whole run: MACs done / MACs the array could have done at each layer's precision
+    capacity = sum(r["cycles"] * hw.array.rows * hw.array.cols * max(r.get("fusion", 0), 1) for r in records)
+    totals = {
+        "cycles": float(total),
+        "latency_s": total / clock_hz,
+        "energy_j": sum(r["energy_j"] for r in records),
+        "energy_breakdown_j": {k: sum(r["energy_pj"][k] for r in records) * 1e-12 for k in COMPONENTS},
+        "area_mm2": sum(areas.values()),
+        "area_breakdown_mm2": areas,
+        "dram_read_bytes": int(sum(r["dram_read_bytes"] for r in records)),
+        "dram_write_bytes": int(sum(r["dram_write_bytes"] for r in records)),
+        "macs": int(total_macs),
+        "compute_cycles": float(sum(r["compute_cycles"] for r in records)),
+        "stall_cycles": float(sum(r["stall_cycles"] for r in records)),
+        "utilization": total_macs / capacity if capacity else 0.0,
+        "analytic_cycles": float(sum(r["analytic_cycles"] for r in records)),
+        "lower_bound_cycles": float(max(sum(r["array_busy_cycles"] for r in records),
+                                        sum(r["memory_cycles"] for r in records))),
+        "serial_bound_cycles": float(sum(r["serial_cycles"] for r in records)),
+        "events": int(events),
+        "wall_s": time.perf_counter() - t_start,
+    }
+    return SimResult(model=graph.name, hw=hw, engine=engine, totals=totals, layers=records,
+                     trace=tracer.to_json() if tracer else None, plan=plan)

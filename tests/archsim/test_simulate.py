@@ -1,0 +1,138 @@
+import json
+
+import pytest
+
+from archsim import SimError, load_hw, simulate
+from archsim.mapping import map_layer
+from archsim.precision import bricks, layer_cost, operand_cost
+from quant.plan import PrecisionPlan
+from workloads.zoo import list_models
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_invariants_on_every_zoo_model(name, graphs):
+    g = graphs(name)
+    des = simulate(g, "default", "int8", "des")
+    ana = simulate(g, "default", "int8", "analytic")
+    t = des.total
+    assert t["macs"] == g.total_macs  # MACs simulated = graph MACs
+    assert sum(r["macs"] for r in des.layers) == g.total_macs
+    # bytes moved by the DMA engines = the tiles' bytes = the analytic engine's bytes
+    assert t["dram_read_bytes"] == ana.total["dram_read_bytes"]
+    assert t["dram_write_bytes"] == ana.total["dram_write_bytes"]
+    assert t["lower_bound_cycles"] <= t["cycles"] <= t["serial_bound_cycles"]
+    assert t["compute_cycles"] == pytest.approx(ana.total["compute_cycles"])
+    assert len(des.layers) == len(g)  # every layer finished: no deadlock
+
+
+def test_des_between_analytic_bounds_for_mixed_precision(graphs):
+    g = graphs("resnet18")
+    for spec in ("int4", "dybit4c2", "w=dybit4,a=int8", "w=e2m1,a=int8"):
+        r = simulate(g, "default", spec)
+        assert r.total["lower_bound_cycles"] <= r.total["cycles"] <= r.total["serial_bound_cycles"], spec
+
+
+def test_deterministic_byte_identical_json(graphs):
+    g = graphs("mobilenet_v2")
+    a = simulate(g, "default", "dybit4").to_json()
+    b = simulate(g, "default", "dybit4").to_json()
+    assert a == b
+
+
+@pytest.mark.parametrize("key, values", [("dram.bus_bits", [64, 192, 512, 2048]),
+                                         ("array.rows", [8, 16, 32]), ("array.cols", [16, 32, 64])])
+def test_more_resources_never_slower(key, values, graphs):
+    g = graphs("resnet18")
+    base = load_hw("default")
+    lat = [simulate(g, base.with_overrides({key: v}), "int8").total["cycles"] for v in values]
+    assert all(b <= a * 1.0001 for a, b in zip(lat, lat[1:], strict=False)), (key, lat)
+
+
+def test_lower_precision_never_slower_on_fusion_array(graphs):
+    g = graphs("resnet18")
+    lat = [simulate(g, "default", p).total["cycles"] for p in ("int8", "w=int4,a=int8", "int4", "int2")]
+    assert all(b <= a * 1.0001 for a, b in zip(lat, lat[1:], strict=False)), lat
+    assert lat[0] / lat[2] > 2.5  # fusion turns 4-bit into real speed
+
+
+def test_bit_fusion_rule_resnet18_layer1(graphs):
+    """C=K=64, 56×56, 3×3 on 32×32 fusion units: 4b/4b takes 2× fewer cycles than 8b/8b; 2b/2b no more."""
+    hw = load_hw("default").with_overrides({"array.rows": 32, "array.cols": 32, "buffers.input.kib": 64,
+                                            "buffers.output.kib": 64})
+    layer = graphs("resnet18")["layer1.0.conv1"]
+    cyc = {b: map_layer(layer, layer_cost(hw, f"int{b}", f"int{b}"), hw).compute_cycles for b in (8, 4, 2)}
+    assert cyc[8] == 2 * cyc[4]
+    assert cyc[2] == cyc[4]
+
+
+def test_cost_rule_table():
+    assert bricks(8, 8) == 16 and bricks(4, 4) == 4 and bricks(2, 2) == 1 and bricks(3, 3) == 4
+    assert operand_cost("int4").mult_bits == 4
+    assert operand_cost("dybit4c3").mult_bits == 3 and operand_cost("dybit4c3").shift_add
+    assert operand_cost("dybit4").mult_bits == 4  # adaptive: widest candidate (cap 1)
+    assert operand_cost("e2m1").mult_bits == 3 and operand_cost("e2m1").exponent_add
+    hw = load_hw("default")
+    assert layer_cost(hw, "int8", "int8").fusion == 1 and layer_cost(hw, "int4", "int4").fusion == 4
+    assert layer_cost(hw, "int2", "int2").fusion == 16 and layer_cost(hw, "int8", "int4").fusion == 2
+    assert layer_cost(load_hw("int8_systolic"), "int4", "int4").fusion == 1
+
+
+def test_depthwise_and_attention_utilisation_shows(graphs):
+    g = graphs("mobilenet_v2")
+    r = simulate(g, "default", "int8")
+    dw_names = {d["name"] for d in g.layers(["conv"]) if d["groups"] > 1}
+    dw = [x for x in r.layers if x["name"] in dw_names]
+    pw = [x for x in r.layers if x["op"] == "conv" and x["name"] not in dw_names]
+    assert len(dw) == 17
+    assert max(x["utilization"] for x in dw) < 0.1 < max(x["utilization"] for x in pw)
+    b = simulate(graphs("bert_base"), "default", "int8", "analytic")
+    mm = [x for x in b.layers if x["op"] == "matmul"]
+    assert all(x["dram_read_bytes"] > 0 for x in mm)  # act × act: both operands come from memory
+
+
+def test_decoder_can_be_the_bottleneck(graphs):
+    g = graphs("resnet18")
+    slow = load_hw("default").with_overrides({"decoder.count": 1, "decoder.values_per_cycle": 1})
+    fast = simulate(g, "default", "dybit4c2")
+    starved = simulate(g, slow, "dybit4c2")
+    assert starved.total["cycles"] > 3 * fast.total["cycles"]
+    assert sum(x["decoder_stall_cycles"] for x in starved.layers) > 0
+
+
+def test_energy_components(graphs):
+    g = graphs("resnet18")
+    r8, r4 = simulate(g, "default", "int8"), simulate(g, "default", "int4")
+    e8, e4 = r8.total["energy_breakdown_j"], r4.total["energy_breakdown_j"]
+    assert e4["mac"] < e8["mac"] / 3 and e4["dram"] < e8["dram"]
+    bits = (r8.total["dram_read_bytes"] + r8.total["dram_write_bytes"]) * 8
+    assert e8["dram"] == pytest.approx(bits * 15e-12)
+    assert r8.total["area_mm2"] == pytest.approx(sum(r8.total["area_breakdown_mm2"].values()))
+
+
+def test_trace_is_perfetto_json(graphs, tmp_path):
+    r = simulate(graphs("fashion_resnet"), "default", "int8", trace=True)
+    path = tmp_path / "t.json"
+    r.save_trace(path)
+    ev = json.loads(path.read_text())["traceEvents"]
+    xs = [e for e in ev if e["ph"] == "X"]
+    assert {e["cat"] for e in xs} >= {"compute", "weight dma", "store dma"}
+    assert all(e["dur"] >= 0 and "ts" in e for e in xs)
+
+
+def test_outputs_and_plan_errors(graphs, tmp_path):
+    g = graphs("fashion_cnn")
+    names = [d["name"] for d in g.compute_layers()]
+    plan = PrecisionPlan({n: "dybit4" if i else "int8" for i, n in enumerate(names)})
+    r = simulate(g, "default", plan)
+    assert [x["w_format"] for x in r.layers if x["w_format"]] == ["int8"] + ["dybit4"] * (len(names) - 1)
+    files = r.save(tmp_path)
+    assert all(p.exists() for p in files.values())
+    assert r.to_csv().splitlines()[0].startswith("name,op,macs,cycles")
+    with pytest.raises(SimError, match="no entry for layer"):
+        simulate(g, "default", PrecisionPlan({names[0]: "int8"}))
+    with pytest.raises(SimError, match="not in the graph"):
+        simulate(g, "default", PrecisionPlan({**{n: "int8" for n in names}, "ghost": "int8"}))
+    with pytest.raises(SimError, match="unknown format"):
+        simulate(g, "default", "foo4")
+    with pytest.raises(SimError, match="engine"):
+        simulate(g, "default", "int8", "magic")
