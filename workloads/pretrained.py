@@ -66,3 +66,14 @@ def real_weight_tensors() -> dict[str, np.ndarray]:
         "MiniLM L0 FFN-in": pick(mini, "layer.0.", "intermediate.dense"),
         "MiniLM L3 attn.q": pick(mini, "layer.3.", "attention.self.query"),
     }
+
+
+def lenet5(variant: str = "clntrained"):
+    """The LeNet-5 zoo model with advertorch's trained weights (expects MNIST pixels in [0, 1])."""
+    import torch
+
+    from workloads.zoo import get_model
+
+    model, _ = get_model("lenet5")
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in lenet5_state_dict(variant).items()})
+    return model.eval()

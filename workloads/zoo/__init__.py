@@ -31,6 +31,8 @@ def _entries():
         ZooEntry("fashion_cnn", fashion.FashionCNN, (1, 28, 28), "Fashion-MNIST CNN (project)", None),
         ZooEntry("fashion_resnet", fashion.FashionResNet, (1, 28, 28), "Fashion-MNIST residual CNN (project)",
                  None),
+        ZooEntry("lenet5", fashion.LeNet5, (1, 28, 28), "MNIST LeNet-5 (advertorch layout; trained weights in "
+                 "the advertorch sdist)", None),
     ]}
 
 

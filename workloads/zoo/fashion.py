@@ -49,3 +49,24 @@ class FashionResNet(nn.Module):
         x = self.down(x)
         x = self.relu(x + self.block2(x))
         return self.fc(self.pool(x).flatten(1))
+
+
+class LeNet5(nn.Module):
+    """advertorch's MNIST LeNet-5 layout (conv 1→32, conv 32→64, fc 3136→200, fc 200→10), input in [0, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.maxpool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.maxpool2 = nn.MaxPool2d(2)
+        self.linear1 = nn.Linear(7 * 7 * 64, 200)
+        self.relu3 = nn.ReLU()
+        self.linear2 = nn.Linear(200, 10)
+
+    def forward(self, x):
+        x = self.maxpool1(self.relu1(self.conv1(x)))
+        x = self.maxpool2(self.relu2(self.conv2(x)))
+        return self.linear2(self.relu3(self.linear1(x.flatten(1))))

@@ -1,0 +1,168 @@
+"""PyTorch fake-quantisation with any format of the format library.
+
+``FakeQuantize`` quantises a tensor with a ``quant.formats`` format in the forward pass (the bit-exact codec)
+and passes gradients straight through inside the clip range, zero outside (STE). Its scale is calibrated
+from observed data (``max``/``percentile``/``mse``) or, with ``learn_scale=True``, learnt (LSQ-style
+gradient). Per-tensor or per-channel (weights: output channels).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from quant.choose import choose_qparams
+from quant.errors import QuantError
+from quant.formats import get_format
+from quant.scaling import Layout, QParams
+
+_SAMPLE = 1 << 16  # activation values kept for calibration (reservoir per quantiser)
+
+
+class _STEQuant(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale, fq):
+        q = fq._quantize_numpy(x.detach().cpu().numpy(), scale.detach().cpu().numpy())
+        q_t = torch.from_numpy(q).to(x.device)
+        lo, hi = fq.clip_range(scale)
+        inside = (x >= lo) & (x <= hi)
+        ctx.save_for_backward(inside, x, q_t, scale)
+        ctx.learn = scale.requires_grad
+        ctx.fq = fq
+        return q_t
+
+    @staticmethod
+    def backward(ctx, grad):
+        inside, x, q, scale = ctx.saved_tensors
+        gx = grad * inside.to(grad.dtype)
+        gs = None
+        if ctx.learn:  # LSQ: d q / d s = (q − x)/s inside the range, the clip level outside
+            s = scale
+            d = torch.where(inside, (q - x) / s, q / s)
+            g = grad * d
+            red = [i for i in range(g.dim()) if s.dim() == 0 or s.shape[i] == 1] if s.dim() else list(range(g.dim()))
+            gs = g.sum(dim=red, keepdim=s.dim() > 0) if red else g
+            gs = gs.reshape(s.shape) / np.sqrt(max(x.numel() / max(s.numel(), 1), 1) * ctx.fq.max_level)
+        return gx, gs, None
+
+
+class FakeQuantize(nn.Module):
+    """Quantiser of one tensor role (a layer's weight, or its input activations)."""
+
+    def __init__(self, fmt: str, *, role: str = "activation", granularity: str = "tensor", axis: int = 0,
+                 method: str = "mse", percentile: float = 99.99, learn_scale: bool = False):
+        super().__init__()
+        self.fmt_name = get_format(fmt).name
+        f = get_format(fmt)
+        self.passthrough = f.family == "float"
+        self.adaptive = f.family == "adaptive"
+        if not self.passthrough and not self.adaptive and f.default_granularity == "block":
+            granularity = "block"
+        self.role, self.granularity, self.axis, self.method = role, granularity, axis, method
+        self.percentile, self.learn_scale = percentile, learn_scale
+        self.calibrating = False
+        self._sample: list[np.ndarray] = []
+        self._seen = 0
+        self._adaptive_params = None
+        self.register_buffer("scale", torch.ones(()))
+        self.frozen = self.passthrough
+
+    def extra_repr(self) -> str:
+        return f"{self.fmt_name}, {self.role}, {self.granularity}, method={self.method}, frozen={self.frozen}"
+
+    @property
+    def fmt(self):
+        return get_format(self.fmt_name)
+
+    @property
+    def max_level(self) -> float:
+        f = self.fmt
+        return float(max(c.max_level for c in f.candidates)) if self.adaptive else f.max_level
+
+    def clip_range(self, scale: torch.Tensor):
+        f = self.fmt
+        if self.adaptive:
+            lo, hi = -self.max_level, self.max_level
+        else:
+            lo, hi = float(f.levels.min()), float(f.levels.max())
+        s = scale.detach()
+        return lo * s, hi * s
+
+    # ------------------------------------------------------------------ calibration
+    def observe(self, x: torch.Tensor) -> None:
+        a = x.detach().cpu().numpy().astype(np.float32)
+        if self.role == "weight":
+            self._sample = [a]
+            return
+        flat = a.reshape(-1)
+        if flat.size > _SAMPLE // 4:
+            idx = np.random.default_rng(self._seen).choice(flat.size, _SAMPLE // 4, replace=False)
+            flat = flat[idx]
+        self._sample.append(flat)
+        self._seen += 1
+        kept = sum(s.size for s in self._sample)
+        while kept > _SAMPLE and len(self._sample) > 1:
+            kept -= self._sample.pop(0).size
+
+    def freeze(self, x: torch.Tensor | None = None) -> None:
+        """Choose the scale from what was observed (or from ``x``, e.g. the weight)."""
+        if self.passthrough:
+            self.frozen = True
+            return
+        data = x.detach().cpu().numpy().astype(np.float32) if x is not None else (
+            self._sample[0] if self.role == "weight" else np.concatenate(self._sample) if self._sample else None)
+        if data is None:
+            raise QuantError(f"{self.fmt_name} {self.role} quantiser: no calibration data was observed")
+        gran = self.granularity if self.role == "weight" else "tensor"
+        if self.adaptive:
+            self._adaptive_params = self.fmt.fit(data, granularity=gran if gran != "block" else "tensor",
+                                                 axis=self.axis, method="mse")
+            scale = torch.from_numpy(np.asarray(self._adaptive_params.qparams.scale, np.float32))
+        else:
+            qp = choose_qparams(self.fmt, data, self.method, granularity=gran, axis=self.axis,
+                                percentile=self.percentile)
+            self._qp = qp
+            scale = torch.from_numpy(np.asarray(qp.scale, np.float32))
+        if self.learn_scale:
+            self.scale = nn.Parameter(scale.clone())
+        else:
+            self.scale = scale.clone()
+        self._sample = []
+        self.frozen = True
+
+    # ------------------------------------------------------------------ forward
+    def _quantize_numpy(self, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        f = self.fmt
+        if self.adaptive:
+            p = self._adaptive_params
+            if x.shape != tuple(p.qparams.layout.shape):  # activations: a per-tensor choice applied to any shape
+                chosen = f.candidates[int(np.asarray(p.choice).reshape(-1)[0])]
+                return chosen.quantize(x, float(np.asarray(scale).reshape(-1)[0]))
+            qp = QParams(scale, p.qparams.layout, method="adaptive")
+            from quant.formats.adaptive import AdaptiveParams
+
+            return f.quantize(x, AdaptiveParams(p.choice, qp, p.candidates))
+        qp = getattr(self, "_qp", None)
+        if qp is not None and qp.layout.shape == x.shape:
+            qp = QParams(scale, qp.layout, qp.zero_point, qp.method)
+        elif qp is not None and qp.layout.granularity == "tensor":
+            qp = QParams(scale.reshape(()), Layout(x.shape), qp.zero_point, qp.method)
+        else:
+            qp = scale
+        return f.quantize(x, qp)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.passthrough:
+            return self.fmt.quantize(x)
+        if self.calibrating:
+            self.observe(x)
+            return x
+        if not self.frozen:
+            if self.role == "weight":
+                self.freeze(x)
+            else:
+                raise QuantError(f"{self.fmt_name} activation quantiser used before calibration "
+                                 f"(run calibrate() on some batches first)")
+        if not torch.isfinite(x).all():
+            raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
+        return _STEQuant.apply(x, self.scale, self)

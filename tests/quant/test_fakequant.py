@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from quant import QuantError
+from quant.fakequant import FakeQuantize
+from quant.plan import PrecisionPlan
+from quant.qmodel import calibrate, evaluate, fold_batchnorm, qat, quantize_model
+from workloads.data import load_fashion_mnist
+from workloads.train import load_trained
+from workloads.zoo import get_model
+
+
+def test_ste_gradient_passes_inside_and_stops_outside_the_clip_range():
+    fq = FakeQuantize("int4", role="activation", method="max")
+    fq.calibrating = True
+    fq(torch.linspace(-1, 1, 101))
+    fq.calibrating = False
+    fq.freeze()
+    x = torch.tensor([-3.0, -0.5, 0.0, 0.3, 0.99, 2.0], requires_grad=True)
+    y = fq(x)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    assert torch.equal(y.detach(), torch.from_numpy(fq.fmt.quantize(x.detach().numpy(), fq.scale.numpy())))
+
+
+def test_learnable_scale_gets_a_gradient():
+    fq = FakeQuantize("dybit4c2", role="activation", method="max", learn_scale=True)
+    fq.calibrating = True
+    fq(torch.randn(1000))
+    fq.calibrating = False
+    fq.freeze()
+    assert isinstance(fq.scale, nn.Parameter)
+    fq(torch.randn(100) * 3).pow(2).sum().backward()
+    assert fq.scale.grad is not None and torch.isfinite(fq.scale.grad).all() and fq.scale.grad.abs() > 0
+
+
+def test_bn_folding_is_equivalent():
+    torch.manual_seed(0)
+    m, _ = get_model("fashion_resnet")
+    for mod in m.modules():  # non-trivial BN statistics
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        diff = (m.eval()(x) - fold_batchnorm(m)(x)).abs().max().item()
+    assert diff < 1e-4
+    assert not any(isinstance(mm, nn.BatchNorm2d) for mm in fold_batchnorm(m).modules())
+
+
+def test_plan_round_trips_and_errors(tmp_path):
+    plan = PrecisionPlan({"conv1": "int8", "conv2": "w=dybit4,a=int8", "fc1": ("nf4", "int8"), "fc2": "dybit3c2"})
+    for suffix in (".yaml", ".json"):
+        p = tmp_path / f"plan{suffix}"
+        plan.save(p)
+        assert PrecisionPlan.load(p) == plan
+    assert str(plan["conv2"]) == "w=dybit4,a=int8"
+    with pytest.raises(QuantError, match="not in the model: ghost"):
+        PrecisionPlan({"ghost": "int8"}).validate(["conv1"])
+    with pytest.raises(QuantError, match="no entry for layer.*conv1"):
+        PrecisionPlan({}).validate(["conv1"])
+    with pytest.raises(QuantError, match="unknown format"):
+        PrecisionPlan({"conv1": "w=foo4,a=int8"})
+    with pytest.raises(QuantError, match="w=FORMAT,a=FORMAT"):
+        PrecisionPlan({"conv1": "w=int4"})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("layers: [1, 2")
+    with pytest.raises(QuantError, match="not valid YAML"):
+        PrecisionPlan.load(bad)
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return load_fashion_mnist("test", limit=2000)
+
+
+def test_ptq_int8_keeps_fp32_accuracy_on_the_trained_cnn(fashion):
+    x, y = fashion
+    fp = load_trained("fashion_cnn")
+    acc_fp = evaluate(fp, x, y)
+    assert acc_fp > 0.88
+    q = quantize_model(fp, "int8", (1, 28, 28))
+    calibrate(q, [x[i:i + 256] for i in range(0, 1024, 256)])
+    acc_q = evaluate(q, x, y)
+    assert abs(acc_fp - acc_q) <= 0.005
+    assert q.quant_layers == 4
+
+
+def test_short_qat_lowers_the_loss(fashion):
+    x, y = fashion
+    q = quantize_model(load_trained("fashion_cnn"), "dybit3c2", (1, 28, 28))
+    calibrate(q, [x[:256]])
+    losses = qat(q, x, y, steps=40, lr=3e-4)
+    assert np.mean(losses[-10:]) < np.mean(losses[:10])
+
+
+def test_first_last_policy_and_attention_matmuls():
+    m, shape = get_model("fashion_cnn")
+    q = quantize_model(m, "dybit4", shape, first_last="int8")
+    fmts = [(n, p.weight) for n, p in q.quant_plan.items()]
+    assert fmts[0][1] == "int8" and fmts[-1][1] == "int8" and fmts[1][1] == "dybit4"
+    with pytest.raises(QuantError, match="first_last"):
+        quantize_model(m, "int8", shape, first_last="both")
+    from workloads.zoo.transformer import BertEncoder
+
+    bert = BertEncoder(dim=64, depth=1, heads=2, mlp=128)
+    qb = quantize_model(bert, "int8", (16, 64))
+    assert qb.quant_layers == 8  # q, k, v, out, fc1, fc2 + QKᵀ and AV
+    calibrate(qb, [torch.randn(2, 16, 64)])
+    assert qb(torch.randn(2, 16, 64)).shape == (2, 16, 64)
+
+
+def test_activation_quantiser_needs_calibration():
+    m, shape = get_model("fashion_cnn")
+    q = quantize_model(m, "int8", shape)
+    with pytest.raises(QuantError, match="before calibration"):
+        q(torch.randn(1, *shape))
