@@ -124,6 +124,71 @@ def _simulate(args) -> int:
     return 0
 
 
+def _search(args) -> int:
+    import json
+
+    from archsim import ArchsimError, load_hw
+    from archsim.config import parse_set
+    from archsim.search import EvalContext, EvalStore, SearchSpace, run_search, write_outputs
+    from archsim.search.space import HW_GENES
+    from quant import QuantError
+    from workloads import WorkloadError, load_workload
+
+    try:
+        hw = load_hw(args.hw, parse_set(args.set))
+        graph = load_workload(args.model, _shape(args.input_shape), batch=args.batch)
+        objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+        formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+        genes = {} if args.precision_only else {k: v for k, v in HW_GENES.items()
+                                                 if not args.hw_genes or k in args.hw_genes.split(",")}
+        space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats, hw_base=hw, hw_genes=genes)
+        sens = _sensitivity(args, graph, formats)
+        ctx = EvalContext(graph.to_dict(), space, sens, objectives, args.max_error, args.max_area, args.latency_target)
+        out = Path(args.out)
+        db = Path(args.db) if args.db else out / "search.sqlite"
+        config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
+                  "genes": list(genes), "seed": args.seed, "pop": args.pop, "max_error": args.max_error,
+                  "max_area": args.max_area, "latency_target": args.latency_target}
+        store = EvalStore(db, config=config, resume=args.resume)
+        res = run_search(ctx, generations=args.generations, pop=args.pop, seed=args.seed, store=store,
+                         workers=args.workers, dask=args.dask, baselines=not args.no_baselines)
+        files = write_outputs(res, out, space=space)
+    except (ArchsimError, WorkloadError, QuantError, FileExistsError, ValueError) as exc:
+        print(f"archsim search: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(res.front)} designs on the front; {res.n_evals} new evaluations, {res.n_cached} from {db}; "
+          f"{res.seconds:.1f} s")
+    for f in res.front[:10]:
+        print("  " + ", ".join(f"{k}={v:.4g}" for k, v in f["values"].items()))
+    print("wrote " + ", ".join(str(p) for p in files.values()))
+    if args.json:
+        print(json.dumps(res.to_dict()))
+    return 0
+
+
+def _sensitivity(args, graph, formats):
+    """Per-layer error proxy table from the model's weights (zoo / file models); None for graph files."""
+    from quant.sensitivity import sensitivity_table
+    from workloads.zoo import get_model, list_models
+
+    if args.model in list_models():
+        if args.model in ("fashion_cnn", "fashion_resnet"):
+            from workloads.train import load_trained
+
+            model, shape = load_trained(args.model), get_model(args.model)[1]
+        elif args.model == "lenet5":
+            from workloads.pretrained import lenet5
+
+            model, shape = lenet5(), (1, 28, 28)
+        else:
+            model, shape = get_model(args.model)
+        import torch
+
+        x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+        return sensitivity_table(model, shape, formats, x=x, name=args.model, progress=True)
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="archsim", description="DyBit format / quantisation / accelerator DSE toolkit")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -148,6 +213,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     sp.add_argument("--all-layers", action="store_true", help="print every layer in the table")
     sp.set_defaults(func=_simulate)
+    se = sub.add_parser("search", help="evolutionary co-search of per-layer precision and accelerator parameters")
+    se.add_argument("--model", required=True)
+    se.add_argument("--hw", default="default")
+    se.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    se.add_argument("--objectives", default="latency,error", help="from latency, energy, area, error")
+    se.add_argument("--formats", default="int8,dybit6,dybit5,dybit4,dybit3,int4,e2m1",
+                    help="candidate formats for weights and activations")
+    se.add_argument("--hw-genes", default="", help="comma list of hardware genes to search (default: all)")
+    se.add_argument("--precision-only", action="store_true", help="keep the hardware fixed")
+    se.add_argument("--max-error", type=float, default=None)
+    se.add_argument("--max-area", type=float, default=None, help="mm²")
+    se.add_argument("--latency-target", type=float, default=None, help="seconds")
+    se.add_argument("--generations", type=int, default=15)
+    se.add_argument("--pop", type=int, default=24)
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--workers", type=int, default=0, help="local process pool size (0/1: in-process)")
+    se.add_argument("--dask", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    se.add_argument("--db", default=None, help="SQLite file (default OUT/search.sqlite)")
+    se.add_argument("--resume", action="store_true", help="continue the search stored in --db")
+    se.add_argument("--no-baselines", action="store_true", help="skip random search and greedy lowering")
+    se.add_argument("--input-shape", default=None)
+    se.add_argument("--batch", type=int, default=1)
+    se.add_argument("--out", default="search_out")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=_search)
     m = sub.add_parser("models", help="list the model zoo with parameter and MAC counts")
     m.set_defaults(func=_models)
     gp = sub.add_parser("graph", help="extract a model's layer graph; print it, export JSON / SCALE-Sim CSV")

@@ -118,8 +118,9 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     wo = layer["out_shape"][-1] if op == "conv" else 1
 
     # ---------------- candidate tiles, all at once ----------------
-    KT, NT, MT = (a.ravel() for a in np.meshgrid(_cands(kred, R * f), _cands(ncols, C), _cands(M, 1),
-                                                 indexing="ij"))
+    # reduction and column tiles below one fold (rows·f, cols) are allowed: they leave part of the array
+    # idle but let a large kernel window fit a small weight buffer
+    KT, NT, MT = (a.ravel() for a in np.meshgrid(_cands(kred, 1), _cands(ncols, 1), _cands(M, 1), indexing="ij"))
     n_k, n_n, n_m = -(-kred // KT), -(-ncols // NT), -(-M // MT)
     halo = 1.0 + max(kh - stride, 0) / (np.maximum(1, MT // max(wo, 1)) * stride) if op == "conv" else 1.0
     w_tile = KT * T * NT * wb / 8

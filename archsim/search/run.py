@@ -1,0 +1,356 @@
+"""The co-search: pymoo NSGA-II (≤ 2 objectives) / NSGA-III (≥ 3) over per-layer formats and hardware.
+
+Evaluations go through ``Evaluator``: a genome-hash cache backed by the SQLite store (every evaluation is
+written as it completes), dispatched in-process, to a local process pool (``workers``) or to a Dask
+cluster (``dask`` = scheduler address). The GA is deterministic for a seed and never sees timing, so an
+interrupted search resumed from its database replays the same generations, every known genome is served
+from the store, and it reaches the same front.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim.errors import ArchsimError
+from archsim.search.evaluate import OBJECTIVES, EvalContext, evaluate
+from archsim.search.space import SearchSpace, genome_hash
+from archsim.search.store import EvalStore
+
+_WORKER_CTX = None
+
+
+def _init_worker(ctx):
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+
+
+def _worker_eval(x):
+    return evaluate(_WORKER_CTX, x)
+
+
+class Evaluator:
+    def __init__(self, ctx: EvalContext, store: EvalStore | None = None, *, workers: int = 0,
+                 dask: str | None = None):
+        self.ctx, self.store = ctx, store
+        self.cache = store.load() if store is not None else {}
+        self.n_new = 0
+        self.n_requests = 0
+        self.pool = None
+        self.client = None
+        self.eval_seconds = 0.0
+        if dask:
+            from dask.distributed import Client
+
+            self.client = Client(dask)
+            self._ctx_future = self.client.scatter(ctx, broadcast=True)
+        elif workers and workers > 1:
+            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,))
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+        if self.client is not None:
+            self.client.close()
+
+    def _record(self, h, x, res):
+        self.cache[h] = res
+        self.n_new += 1
+        self.eval_seconds += res["seconds"]
+        if self.store is not None:
+            self.store.add(h, x, res)
+
+    def __call__(self, X) -> list[dict]:
+        X = [np.asarray(x, dtype=np.int64) for x in X]
+        hashes = [genome_hash(x) for x in X]
+        self.n_requests += len(X)
+        todo = {}
+        for h, x in zip(hashes, X, strict=True):
+            if h not in self.cache and h not in todo:
+                todo[h] = x
+        if todo:
+            items = list(todo.items())
+            if self.client is not None:
+                from dask.distributed import as_completed as dask_completed
+
+                futs = {self.client.submit(evaluate, self._ctx_future, x, pure=False): (h, x) for h, x in items}
+                for fut in dask_completed(list(futs)):
+                    h, x = futs[fut]
+                    self._record(h, x, fut.result())
+            elif self.pool is not None:
+                futs = {self.pool.submit(_worker_eval, x): (h, x) for h, x in items}
+                for fut in as_completed(futs):
+                    h, x = futs[fut]
+                    self._record(h, x, fut.result())
+            else:
+                for h, x in items:
+                    self._record(h, x, evaluate(self.ctx, x))
+        return [self.cache[h] for h in hashes]
+
+
+def _pareto(F: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated rows (minimisation)."""
+    n = len(F)
+    keep = np.ones(n, bool)
+    for i in range(n):
+        if keep[i]:
+            dominated = np.all(F[i] <= F, axis=1) & np.any(F[i] < F, axis=1)
+            keep &= ~dominated
+    return np.nonzero(keep)[0]
+
+
+@dataclass
+class SearchResult:
+    objectives: tuple
+    front: list[dict]  # genome, values, plan, hw, (DES values)
+    hv_history: list[tuple]  # (n_evals, hv)
+    baselines: dict = field(default_factory=dict)  # name → hv history
+    n_evals: int = 0
+    n_cached: int = 0
+    seconds: float = 0.0
+    archive: list[dict] = field(default_factory=list)
+    ref: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"objectives": list(self.objectives), "front": self.front, "hv_history": self.hv_history,
+                "baselines": self.baselines, "n_evals": self.n_evals, "n_cached": self.n_cached,
+                "seconds": self.seconds, "normalisation": self.ref}
+
+
+class _HV:
+    """Hypervolume of the feasible non-dominated archive, in objectives normalised by the seeds' range."""
+
+    def __init__(self, F0: np.ndarray):
+        from pymoo.indicators.hv import HV
+
+        self.lo = F0.min(0)
+        self.hi = np.maximum(F0.max(0), self.lo + 1e-30)
+        self.hv = HV(ref_point=np.full(F0.shape[1], 1.1))
+
+    def __call__(self, F: np.ndarray, feasible: np.ndarray) -> float:
+        if not feasible.any():
+            return 0.0
+        Z = (F[feasible] - self.lo) / (self.hi - self.lo)
+        Z = Z[np.all(Z < 1.1, axis=1)]
+        return float(self.hv(Z)) if len(Z) else 0.0
+
+
+def make_problem(space: SearchSpace, evaluator: Evaluator, n_obj: int, n_constr: int, archive: list):
+    from pymoo.core.problem import Problem
+
+    class CoDesignProblem(Problem):
+        def __init__(self):
+            super().__init__(n_var=space.n_var, n_obj=n_obj, n_ieq_constr=n_constr, xl=0, xu=space.upper,
+                             vtype=int)
+
+        def _evaluate(self, X, out, *args, **kwargs):
+            X = np.array([space.repair(x) for x in X])
+            res = evaluator(X)
+            for x, r in zip(X, res, strict=True):
+                archive.append((x, r))
+            out["F"] = np.array([r["F"] for r in res], dtype=float)
+            if n_constr:
+                out["G"] = np.array([r["G"] for r in res], dtype=float)
+
+    return CoDesignProblem()
+
+
+def seed_population(space: SearchSpace, pop: int, seed: int) -> np.ndarray:
+    """Uniform INT8 and uniform 4-bit designs on the base hardware, the rest random."""
+    rng = np.random.default_rng(seed)
+    seeds = []
+    for spec in ("int8", "dybit4", "int4", "e2m1", "dybit4c2"):
+        try:
+            seeds.append(space.genome(spec))
+        except ArchsimError:
+            continue
+    X = rng.integers(0, space.upper + 1, size=(pop, space.n_var))
+    X[: len(seeds)] = seeds[:pop]
+    return X
+
+
+def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: int = 0, store: EvalStore | None = None,
+               workers: int = 0, dask: str | None = None, baselines: bool = True, des_front: bool = True,
+               progress: bool = True) -> SearchResult:
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.algorithms.moo.nsga3 import NSGA3
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.optimize import minimize
+    from pymoo.util.ref_dirs import get_reference_directions
+    from tqdm import tqdm
+
+    for o in ctx.objectives:
+        if o not in OBJECTIVES:
+            raise ArchsimError(f"objective {o!r} is not one of {', '.join(OBJECTIVES)}")
+    if not 1 <= len(ctx.objectives) <= 4:
+        raise ArchsimError("objectives: choose 1 to 4 of latency, energy, area, error")
+    t0 = time.perf_counter()
+    space = ctx.space
+    evaluator = Evaluator(ctx, store, workers=workers, dask=dask)
+    n_cached_start = len(evaluator.cache)
+    archive: list = []
+    n_obj = len(ctx.objectives)
+    n_constr = sum(v is not None for v in (ctx.max_error, ctx.max_area_mm2, ctx.latency_target_s))
+    problem = make_problem(space, evaluator, n_obj, n_constr, archive)
+    X0 = seed_population(space, pop, seed)
+    ops = dict(sampling=X0, crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+               mutation=PM(prob=1.0, eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
+    if n_obj >= 3:
+        algo = NSGA3(ref_dirs=get_reference_directions("das-dennis", n_obj, n_partitions=4 if n_obj == 3 else 3),
+                     pop_size=pop, **ops)
+    else:
+        algo = NSGA2(pop_size=pop, **ops)
+    hv_hist: list = []
+    state = {}
+    bar = tqdm(total=generations, desc="search", file=sys.stderr, disable=not progress)
+
+    def callback(algorithm):
+        F = np.array([r["F"] for _, r in archive])
+        feas = np.array([all(g <= 0 for g in r["G"]) for _, r in archive])
+        if "hv" not in state:
+            state["hv"] = _HV(F)
+        hv = state["hv"](F, feas)
+        hv_hist.append((len(archive), hv))
+        if store is not None:
+            store.add_generation(algorithm.n_gen, len(archive), hv, [])
+        el = time.perf_counter() - t0
+        bar.update(1)
+        bar.set_postfix(evals=len(archive), new=evaluator.n_new, evals_per_s=f"{evaluator.n_new / max(el, 1e-9):.1f}",
+                        hv=f"{hv:.4f}")
+
+    try:
+        minimize(problem, algo, ("n_gen", generations), seed=seed, callback=callback, verbose=False)
+    finally:
+        bar.close()
+        evaluator.close()
+    F = np.array([r["F"] for _, r in archive])
+    feas = np.array([all(g <= 0 for g in r["G"]) for _, r in archive])
+    seen, uniq = set(), []
+    for i, (x, _r) in enumerate(archive):
+        h = genome_hash(x)
+        if feas[i] and h not in seen:
+            seen.add(h)
+            uniq.append(i)
+    front_idx = [uniq[j] for j in _pareto(F[uniq])] if uniq else []
+    front = []
+    graph = None
+    for i in sorted(front_idx, key=lambda i: tuple(F[i])):
+        x, r = archive[i]
+        plan, hw = space.decode(x)
+        item = {"genome": [int(v) for v in x], "hash": genome_hash(x), "values": r["values"],
+                "plan": {n: str(p) for n, p in plan.items()}, "hw": _hw_summary(hw, space)}
+        if des_front:
+            from archsim.search.evaluate import _graph
+            from archsim.simulate import simulate
+
+            graph = graph or _graph(ctx)
+            des = simulate(graph, hw, plan, "des")
+            item["des_latency_s"] = des.total["latency_s"]
+            item["des_energy_j"] = des.total["energy_j"]
+        front.append(item)
+    result = SearchResult(ctx.objectives, front, hv_hist, n_evals=evaluator.n_new, n_cached=n_cached_start,
+                          seconds=time.perf_counter() - t0, archive=[{"genome": [int(v) for v in x], **r}
+                                                                      for x, r in archive],
+                          ref={"lo": state["hv"].lo.tolist(), "hi": state["hv"].hi.tolist()} if "hv" in state else {})
+    if baselines and "hv" in state:
+        budget = len(archive)
+        result.baselines["random"] = random_search(ctx, budget, seed, state["hv"])
+        result.baselines["greedy"] = greedy_lowering(ctx, budget, state["hv"])
+    return result
+
+
+def _hw_summary(hw, space) -> dict:
+    d = hw.to_dict()
+    out = {}
+    for key in space.hw_genes:
+        node = d
+        for part in key.split("."):
+            node = node[part]
+        out[key] = node
+    return out
+
+
+def random_search(ctx: EvalContext, budget: int, seed: int, hv: _HV) -> list:
+    """Baseline: ``budget`` uniformly random genomes (own RNG stream), hypervolume as it goes."""
+    rng = np.random.default_rng(seed + 10_000)
+    ev = Evaluator(ctx)
+    F, feas, hist = [], [], []
+    for k in range(budget):
+        r = ev([rng.integers(0, ctx.space.upper + 1)])[0]
+        F.append(r["F"])
+        feas.append(all(g <= 0 for g in r["G"]))
+        if (k + 1) % max(1, budget // 20) == 0 or k + 1 == budget:
+            hist.append((k + 1, hv(np.array(F), np.array(feas))))
+    return hist
+
+
+def greedy_lowering(ctx: EvalContext, budget: int, hv: _HV) -> list:
+    """Baseline (DyBit/HAWQ style): from uniform INT8 on the base hardware, repeatedly lower the layer whose
+    next-lower format costs the least error, until the error constraint binds or the budget is spent."""
+    from quant.formats import get_format
+
+    space = ctx.space
+    ladder = sorted(set(space.weight_formats) & set(space.act_formats), key=lambda f: -get_format(f).bits)
+    idx_w = {f: space.weight_formats.index(f) for f in ladder}
+    idx_a = {f: space.act_formats.index(f) for f in ladder}
+    x = space.genome("int8") if "int8" in ladder else space.genome(ladder[0])
+    level = {i: 0 for i in range(len(space.layers))}
+    frozen: set = set()
+    ev = Evaluator(ctx)
+    F, feas, hist = [], [], []
+
+    def record(r):
+        F.append(r["F"])
+        feas.append(all(g <= 0 for g in r["G"]))
+        hist.append((len(F), hv(np.array(F), np.array(feas))))
+
+    record(ev([x])[0])
+    sens = ctx.sensitivity or {}
+    while len(F) < budget:
+        moves = []
+        for i, name in enumerate(space.layers):
+            if i in frozen or level[i] + 1 >= len(ladder):
+                continue
+            f_next = ladder[level[i] + 1]
+            cost = sens.get(name, {}).get(f_next, 4.0 ** -get_format(f_next).bits)
+            moves.append((cost, i))
+        if not moves:
+            break
+        _, i = min(moves)
+        trial = x.copy()
+        f_next = ladder[level[i] + 1]
+        trial[2 * i], trial[2 * i + 1] = idx_w[f_next], idx_a[f_next]
+        r = ev([trial])[0]
+        record(r)
+        if all(g <= 0 for g in r["G"]):
+            x, level[i] = trial, level[i] + 1
+        else:
+            frozen.add(i)
+    return hist
+
+
+def write_outputs(result: SearchResult, out_dir, *, space: SearchSpace) -> dict:
+    from pathlib import Path
+
+    from archsim.search.plots import plot_search
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "front.json", "csv": out / "front.csv"}
+    files["json"].write_text(json.dumps(result.to_dict(), indent=1))
+    objs = list(result.objectives)
+    hw_keys = list(space.hw_genes)
+    lines = [",".join(["hash", *objs, "des_latency_s", *hw_keys, "plan"])]
+    for f in result.front:
+        plan = ";".join(f"{k}={v}" for k, v in f["plan"].items())
+        lines.append(",".join([f["hash"], *[f"{f['values'][o]:.6g}" for o in objs], f"{f.get('des_latency_s', '')}",
+                               *[str(f["hw"][k]) for k in hw_keys], f'"{plan}"']))
+    files["csv"].write_text("\n".join(lines) + "\n")
+    files.update(plot_search(result, out))
+    return files

@@ -1,0 +1,131 @@
+"""The search space: one integer genome = per-layer (weight, activation) formats + accelerator genes.
+
+Genome layout: ``[w_0, a_0, w_1, a_1, …, w_{L-1}, a_{L-1}, hw_0, hw_1, …]``; each gene indexes a list of
+choices. ``decode`` turns a genome into (PrecisionPlan, Accelerator); ``repair`` makes any genome legal
+(clips indices, and grows buffers that are too small for the smallest tile).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archsim.config import Accelerator, load_hw
+from archsim.errors import ArchsimError, ConfigError
+from quant.plan import LayerPrecision, PrecisionPlan
+
+DEFAULT_FORMATS = ("int8", "dybit6", "dybit5", "dybit4", "dybit3", "int4", "e2m1")
+HW_GENES = {
+    "array.rows": (8, 16, 32, 64),
+    "array.cols": (16, 32, 64),
+    "buffers.weight.kib": (16, 32, 64, 128, 256),
+    "buffers.input.kib": (16, 32, 64, 128),
+    "buffers.output.kib": (16, 32, 64, 128),
+    "dram.bus_bits": (64, 128, 192, 256, 512),
+    "decoder.count": (4, 8, 16, 32),
+    "array.dataflow": ("ws", "os"),
+}
+
+
+@dataclass
+class SearchSpace:
+    layers: list[str]
+    formats: tuple = DEFAULT_FORMATS
+    hw_base: Accelerator = field(default_factory=lambda: load_hw("default"))
+    hw_genes: dict = field(default_factory=lambda: dict(HW_GENES))
+    weight_formats: tuple | None = None
+    act_formats: tuple | None = None
+
+    def __post_init__(self):
+        from quant import QuantError, get_format
+
+        self.weight_formats = tuple(self.weight_formats or self.formats)
+        self.act_formats = tuple(self.act_formats or self.formats)
+        for f in set(self.weight_formats) | set(self.act_formats):
+            try:
+                get_format(f)
+            except QuantError as exc:
+                raise ArchsimError(f"search formats: {exc}") from None
+        for key, choices in self.hw_genes.items():
+            if not choices:
+                raise ConfigError(f"search gene {key}: needs at least one choice")
+            node = self.hw_base.to_dict()
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ConfigError(f"search gene {key}: unknown hardware key")
+                node = node[part]
+        if not self.layers:
+            raise ArchsimError("search: the graph has no compute layers")
+
+    @property
+    def n_var(self) -> int:
+        return 2 * len(self.layers) + len(self.hw_genes)
+
+    @property
+    def upper(self) -> np.ndarray:
+        ub = [len(self.weight_formats) - 1, len(self.act_formats) - 1] * len(self.layers)
+        return np.array(ub + [len(c) - 1 for c in self.hw_genes.values()], dtype=np.int64)
+
+    def decode(self, x) -> tuple[PrecisionPlan, Accelerator]:
+        x = self.repair(np.asarray(x))
+        n = len(self.layers)
+        plan = PrecisionPlan({name: LayerPrecision(self.weight_formats[x[2 * i]], self.act_formats[x[2 * i + 1]])
+                              for i, name in enumerate(self.layers)})
+        over = {k: c[x[2 * n + j]] for j, (k, c) in enumerate(self.hw_genes.items())}
+        return plan, self._hw(tuple(sorted(over.items())))
+
+    def _hw(self, items: tuple) -> Accelerator:
+        cache = self.__dict__.setdefault("_hw_cache", {})
+        if items not in cache:
+            over = dict(items)
+            try:
+                cache[items] = self.hw_base.with_overrides(over)
+            except ConfigError:  # a buffer too small for the smallest tile: grow it until legal
+                hw = None
+                for _ in range(8):
+                    try:
+                        hw = self.hw_base.with_overrides(over)
+                        break
+                    except ConfigError as exc:
+                        key = str(exc).split(":")[0]
+                        if not key.startswith("buffers."):
+                            raise
+                        over[key] = over.get(key, self.hw_base.buffers[key.split(".")[1]].kib) * 2
+                cache[items] = hw
+        return cache[items]
+
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint(x).astype(np.int64), 0, self.upper)
+
+    def genome(self, plan_spec: str | dict, hw_choice: dict | None = None) -> np.ndarray:
+        """A genome for a uniform spec (``int8``, ``w=dybit4,a=int8``) and hardware gene values."""
+        from quant.plan import parse_spec
+
+        p = parse_spec(plan_spec) if isinstance(plan_spec, str) else None
+        x = []
+        for name in self.layers:
+            lp = p or parse_spec(plan_spec[name])
+            x += [self._index(self.weight_formats, lp.weight), self._index(self.act_formats, lp.activation)]
+        base = self.hw_base.to_dict()
+        for key, choices in self.hw_genes.items():
+            want = (hw_choice or {}).get(key)
+            if want is None:
+                node = base
+                for part in key.split("."):
+                    node = node[part]
+                want = node
+            x.append(self._index(choices, want, nearest=True))
+        return np.array(x, dtype=np.int64)
+
+    @staticmethod
+    def _index(choices, value, nearest: bool = False) -> int:
+        if value in choices:
+            return choices.index(value)
+        if nearest and all(isinstance(c, (int, float)) for c in choices):
+            return int(np.argmin([abs(c - value) for c in choices]))
+        raise ArchsimError(f"search: {value!r} is not among the candidates {list(choices)}")
+
+
+def genome_hash(x) -> str:
+    return hashlib.sha1(np.asarray(x, dtype=np.int64).tobytes()).hexdigest()[:20]

@@ -1,0 +1,133 @@
+"""Accuracy proxies per layer: weight/activation RMSE and SQNR per candidate format, and an
+output-perturbation sensitivity table (HAWQ-style additive proxy) cached on disk for the search.
+
+``sensitivity_table`` quantises one layer at a time (weights and input activations in the candidate
+format, everything else FP32) and records the relative MSE of the model's output on a small batch. The
+error proxy of a whole plan is the sum over layers. For zoo models without trained weights the table is
+computed on their initialised weights and random inputs — a structural proxy, not an accuracy.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from quant.choose import choose_qparams
+from quant.formats import get_format
+from quant.qmodel import fold_batchnorm, sqnr_db
+
+CACHE_DIR = Path.home() / ".cache" / "dybit-archsim"
+
+
+_SAMPLE = 1 << 16
+
+
+def _quant(fmt_name: str, x: np.ndarray, role: str) -> np.ndarray:
+    """Quantise with MSE-chosen scales; large activation tensors choose their scale on a 64 K sample."""
+    f = get_format(fmt_name)
+    if f.family == "float":
+        return f.quantize(x)
+    if role == "activation" and x.size > _SAMPLE:
+        sample = np.random.default_rng(0).choice(x.reshape(-1), _SAMPLE, replace=False)
+        if f.family == "adaptive":
+            p = f.fit(sample, granularity="tensor")
+            chosen = f.candidates[int(np.asarray(p.choice).reshape(-1)[0])]
+            return chosen.quantize(x, float(p.qparams.scale))
+        if f.default_granularity != "block":
+            return f.quantize(x, choose_qparams(f, sample, "mse"))
+    if f.family == "adaptive":
+        return f.quantize(x, granularity="channel" if role == "weight" else "tensor", axis=0)
+    gran = "block" if f.default_granularity == "block" else ("channel" if role == "weight" else "tensor")
+    return f.quantize(x, choose_qparams(f, x, "mse" if f.scale_rule != "mx" else "mx", granularity=gran,
+                                        axis=0 if gran == "channel" else -1))
+
+
+def _compute_modules(model: nn.Module, graph) -> dict:
+    """layer name → (module, kind) for conv/linear layers (after BN folding)."""
+    mods = dict(model.named_modules())
+    out = {}
+    for d in graph.compute_layers():
+        if d["op"] in ("conv", "linear") and d["module"] in mods:
+            out[d["name"]] = mods[d["module"]]
+    return out
+
+
+def layer_errors(model: nn.Module, input_shape, formats, x: torch.Tensor | None = None) -> dict:
+    """{layer: {format: {w_rmse, w_sqnr_db, a_rmse, a_sqnr_db}}} for conv/linear layers."""
+    from workloads.extract import extract_graph
+
+    graph = extract_graph(model, input_shape, method="fx")
+    folded = fold_batchnorm(model)
+    mods = _compute_modules(folded, graph)
+    acts = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, n=n: acts.__setitem__(n, inp[0].detach().numpy()))
+             for n, m in mods.items()]
+    x = x if x is not None else torch.randn(4, *input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        folded(x)
+    for h in hooks:
+        h.remove()
+    res = {}
+    for n, m in mods.items():
+        w = m.weight.detach().numpy()
+        a = acts[n]
+        res[n] = {}
+        for f in formats:
+            qw, qa = _quant(f, w, "weight"), _quant(f, a, "activation")
+            res[n][f] = {"w_rmse": float(np.sqrt(((qw - w) ** 2).mean())), "w_sqnr_db": sqnr_db(w, qw),
+                         "a_rmse": float(np.sqrt(((qa - a) ** 2).mean())), "a_sqnr_db": sqnr_db(a, qa)}
+    return res
+
+
+def sensitivity_table(model: nn.Module, input_shape, formats, *, x: torch.Tensor | None = None, name: str = "",
+                      cache: bool = True, progress: bool = False) -> dict:
+    """{layer: {format: relative output MSE when only that layer is quantised}} (conv/linear layers).
+
+    act × act matmuls have no weights; their entry quantises both operands of the matmul."""
+    from workloads.extract import extract_graph
+
+    formats = list(formats)
+    x = x if x is not None else torch.randn(4, *input_shape, generator=torch.Generator().manual_seed(0))
+    key = _cache_key(model, input_shape, formats, x)
+    path = CACHE_DIR / f"sens-{name or type(model).__name__}-{key}.json"
+    if cache and path.exists():
+        return json.loads(path.read_text())
+    graph = extract_graph(model, input_shape, method="fx")
+    folded = fold_batchnorm(model).eval()
+    mods = _compute_modules(folded, graph)
+    with torch.no_grad():
+        ref = folded(x).numpy().astype(np.float64)
+    denom = float((ref**2).mean()) or 1.0
+    table = {}
+    from tqdm import tqdm
+
+    for n, m in tqdm(mods.items(), desc="sensitivity", disable=not progress):
+        w0 = m.weight.detach().clone()
+        table[n] = {}
+        for f in formats:
+            m.weight.data = torch.from_numpy(_quant(f, w0.numpy(), "weight"))
+            h = m.register_forward_pre_hook(lambda mod, inp, f=f: (torch.from_numpy(_quant(f, inp[0].numpy(),
+                                                                                            "activation")),))
+            with torch.no_grad():
+                out = folded(x).numpy().astype(np.float64)
+            h.remove()
+            m.weight.data = w0.clone()
+            table[n][f] = float(((out - ref) ** 2).mean() / denom)
+    if cache:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(table))
+    return table
+
+
+def _cache_key(model, input_shape, formats, x) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().numpy().tobytes()[:4096])
+    h.update(repr((tuple(input_shape), tuple(formats))).encode())
+    h.update(x.numpy().tobytes()[:4096])
+    return h.hexdigest()[:16]

@@ -1,0 +1,144 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from archsim import ArchsimError, load_hw
+from archsim.search import EvalContext, EvalStore, SearchSpace, genome_hash, run_search
+from archsim.search.space import HW_GENES
+from workloads import load_workload
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    g = load_workload("fashion_cnn")
+    return g, [d["name"] for d in g.compute_layers()]
+
+
+def test_genome_round_trip_and_repair(cnn):
+    g, layers = cnn
+    space = SearchSpace(layers)
+    x = space.genome("int8")
+    plan, hw = space.decode(x)
+    assert all(str(p) == "int8" for _, p in plan.items())
+    assert hw == load_hw("default")  # base values are among the gene choices
+    x2 = space.genome("w=dybit4,a=int8", {"array.rows": 32, "dram.bus_bits": 512})
+    plan, hw = space.decode(x2)
+    assert str(plan[layers[0]]) == "w=dybit4,a=int8" and hw.array.rows == 32 and hw.dram.bus_bits == 512
+    wild = np.full(space.n_var, 99)
+    wild[0] = -5
+    assert np.array_equal(space.repair(wild), np.concatenate([[0], space.upper[1:]]))
+    small = SearchSpace(layers, hw_genes={"buffers.weight.kib": (0.25, 64)})  # 0.25 KiB cannot hold a fold
+    _, hw = small.decode(small.genome("int8", {"buffers.weight.kib": 0.25}))
+    assert hw.buffers.weight.kib >= 1  # repaired: grown until legal
+    with pytest.raises(ArchsimError, match="search formats"):
+        SearchSpace(layers, formats=("int8", "nope4"))
+
+
+def _ctx(g, layers, objectives=("latency", "error"), **kw):
+    return EvalContext(g.to_dict(), SearchSpace(layers), None, objectives, **kw)
+
+
+def test_same_seed_same_front_and_cache(cnn, tmp_path):
+    g, layers = cnn
+    fronts = []
+    for i in range(2):
+        r = run_search(_ctx(g, layers), generations=4, pop=10, seed=3, baselines=False, des_front=False,
+                       progress=False, store=EvalStore(tmp_path / f"s{i}.sqlite"))
+        fronts.append([f["hash"] for f in r.front])
+        assert r.n_evals == len({genome_hash(a["genome"]) for a in r.archive})  # each genome evaluated once
+    assert fronts[0] == fronts[1] and fronts[0]
+
+
+def test_three_objectives_use_nsga3_and_constraints_hold(cnn):
+    g, layers = cnn
+    r = run_search(_ctx(g, layers, ("latency", "energy", "area"), max_area_mm2=3.0), generations=3, pop=12,
+                   seed=0, baselines=False, progress=False)
+    assert r.front and all(f["values"]["area"] <= 3.0 for f in r.front)
+    assert all("des_latency_s" in f for f in r.front)  # DES re-run on every front member
+
+
+def test_search_beats_baselines_at_equal_budget(cnn):
+    from quant.sensitivity import sensitivity_table
+    from workloads.train import load_trained
+
+    g, layers = cnn
+    sens = sensitivity_table(load_trained("fashion_cnn"), (1, 28, 28), SearchSpace(layers).formats, cache=False)
+    ctx = EvalContext(g.to_dict(), SearchSpace(layers), sens, ("latency", "error"), max_error=0.05)
+    r = run_search(ctx, generations=8, pop=16, seed=1, progress=False, des_front=False)
+    hv = r.hv_history[-1][1]
+    assert r.baselines["random"][-1][0] == r.hv_history[-1][0]  # same budget
+    assert hv >= r.baselines["random"][-1][1] and hv >= r.baselines["greedy"][-1][1]
+
+
+def test_process_pool_and_dask_give_the_same_front(cnn):
+    from dask.distributed import LocalCluster
+
+    g, layers = cnn
+    base = run_search(_ctx(g, layers), generations=3, pop=8, seed=5, baselines=False, des_front=False,
+                      progress=False)
+    pool = run_search(_ctx(g, layers), generations=3, pop=8, seed=5, baselines=False, des_front=False,
+                      progress=False, workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster:
+        dsk = run_search(_ctx(g, layers), generations=3, pop=8, seed=5, baselines=False, des_front=False,
+                         progress=False, dask=cluster.scheduler_address)
+    key = [(f["hash"], round(f["values"]["latency"], 12)) for f in base.front]
+    assert key == [(f["hash"], round(f["values"]["latency"], 12)) for f in pool.front]
+    assert key == [(f["hash"], round(f["values"]["latency"], 12)) for f in dsk.front]
+
+
+def _rows(db):
+    try:
+        con = sqlite3.connect(str(db))
+        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+def test_resume_after_kill_9(tmp_path):
+    g = load_workload("resnet18")
+    gjson = tmp_path / "r18.json"
+    g.to_json(gjson)
+    common = [sys.executable, "-m", "archsim", "search", "--model", str(gjson), "--generations", "8", "--pop", "16",
+              "--seed", "2", "--no-baselines", "--objectives", "latency,energy,error"]
+    ref = subprocess.run(common + ["--out", str(tmp_path / "ref")], capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr
+    db = tmp_path / "run" / "search.sqlite"
+    proc = subprocess.Popen(common + ["--out", str(tmp_path / "run")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while _rows(db) < 30 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _rows(db)
+    assert before >= 30
+    res = subprocess.run(common + ["--out", str(tmp_path / "run"), "--resume"], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    ref_rows, run_rows = _rows(tmp_path / "ref" / "search.sqlite"), _rows(db)
+    assert run_rows == ref_rows
+    new = int(res.stdout.split(" new evaluations")[0].split(";")[-1].strip())
+    assert new == ref_rows - before  # nothing evaluated twice
+    f_ref = json.loads((tmp_path / "ref" / "front.json").read_text())["front"]
+    f_run = json.loads((tmp_path / "run" / "front.json").read_text())["front"]
+    assert [f["hash"] for f in f_ref] == [f["hash"] for f in f_run]
+    assert [f["values"] for f in f_ref] == [f["values"] for f in f_run]
+    again = subprocess.run(common + ["--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_bad_objective(cnn):
+    g, layers = cnn
+    with pytest.raises(ArchsimError, match="objective 'speed'"):
+        run_search(_ctx(g, layers, ("speed",)), generations=1, pop=4, progress=False)
+    assert set(HW_GENES) >= {"array.rows", "buffers.weight.kib", "dram.bus_bits", "decoder.count", "array.dataflow"}
