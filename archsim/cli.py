@@ -1,8 +1,6 @@
 """The ``archsim`` console script (also ``python -m archsim``).
 
-Subcommands that exist today: ``formats`` (list/describe number formats), ``models`` (the zoo), ``graph``
-(layer-graph extraction and export), ``simulate``, ``formats-report`` and ``demo``.
-Until the accelerator simulator and search land, ``demo`` regenerates the number-format report.
+Subcommands: ``simulate``, ``search``, ``demo``, ``report``, ``models``, ``graph``, ``formats``, ``formats-report``.
 """
 from __future__ import annotations
 
@@ -189,6 +187,37 @@ def _sensitivity(args, graph, formats):
     return None
 
 
+def _demo(args) -> int:
+    from archsim.demo import run_demo
+
+    path = run_demo(args.out, quick=args.quick)
+    print(f"wrote {path}")
+    return 0
+
+
+def _rebuild(args) -> int:
+    import json
+
+    d = Path(args.dir)
+    if (d / "summary.json").exists():
+        from archsim.demo import write_index
+
+        print(f"wrote {write_index(d)}")
+        return 0
+    if (d / "result.json").exists():
+        from archsim.plots import plot_result
+        from archsim.result import SimResult
+
+        res = SimResult.from_dict(json.loads((d / "result.json").read_text()))
+        (d / "report.md").write_text(res.to_markdown() + "\n")
+        plot_result(res, d)
+        print(f"wrote {d / 'report.md'}")
+        return 0
+    print(f"archsim report: {d} has neither summary.json (a demo folder) nor result.json (a simulate --out folder)",
+          file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="archsim", description="DyBit format / quantisation / accelerator DSE toolkit")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -247,12 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--json", default=None, help="write the layer graph JSON here")
     gp.add_argument("--scalesim", default=None, help="write a SCALE-Sim topology CSV here")
     gp.set_defaults(func=_graph)
-    for name, help_ in (("formats-report", "regenerate reports/formats.md and its plots"),
-                        ("demo", "the main job (today: the number-format report; see README)")):
-        r = sub.add_parser(name, help=help_)
-        r.add_argument("--out", default="reports", help="output folder (default: reports)")
-        r.add_argument("--synthetic-only", action="store_true", help="skip the real trained weights")
-        r.set_defaults(func=_report)
+    r = sub.add_parser("formats-report", help="regenerate reports/formats.md and its plots")
+    r.add_argument("--out", default="reports", help="output folder (default: reports)")
+    r.add_argument("--synthetic-only", action="store_true", help="skip the real trained weights")
+    r.set_defaults(func=_report)
+    d = sub.add_parser("demo", help="the main job: quantise, simulate, co-search; writes reports/demo/")
+    d.add_argument("--out", default="reports/demo")
+    d.add_argument("--quick", action="store_true", help="smaller test subset and search (used by the tests)")
+    d.set_defaults(func=_demo)
+    rp = sub.add_parser("report", help="rebuild a demo/run folder's Markdown and plots from its saved JSON")
+    rp.add_argument("dir")
+    rp.set_defaults(func=_rebuild)
     return ap
 
 

@@ -40,10 +40,26 @@ class SimResult:
         raise KeyError(f"no layer {layer!r} in the result")
 
     # ------------------------------------------------------------------ serialisation
-    def to_dict(self) -> dict:
-        return {"model": self.model, "hw": self.hw.name, "engine": self.engine,
-                "total": {k: _clean(self.total[k]) for k in TOTAL_FIELDS},
-                "layers": [{k: _clean(r.get(k)) for k in LAYER_FIELDS} for r in self.layers]}
+    def to_dict(self, full: bool = False) -> dict:
+        """The SPEC §8 JSON; ``full`` adds what ``from_dict``/``archsim report`` need (hardware, energy splits)."""
+        d = {"model": self.model, "hw": self.hw.name, "engine": self.engine,
+             "total": {k: _clean(self.total[k]) for k in TOTAL_FIELDS},
+             "layers": [{k: _clean(r.get(k)) for k in LAYER_FIELDS} for r in self.layers]}
+        if full:
+            d["hw_config"] = self.hw.to_dict()
+            for out, r in zip(d["layers"], self.layers, strict=True):
+                out["energy_pj"] = _clean(r["energy_pj"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SimResult:
+        from archsim.config import Accelerator
+
+        if "hw_config" not in d:
+            raise ValueError("result JSON lacks 'hw_config': save it with SimResult.save() / to_dict(full=True)")
+        layers = [dict(r) for r in d["layers"]]
+        return cls(model=d["model"], hw=Accelerator(d["hw_config"]), engine=d["engine"], totals=dict(d["total"]),
+                   layers=layers)
 
     def to_json(self, path: str | Path | None = None, indent: int | None = 1) -> str:
         text = json.dumps(self.to_dict(), indent=indent)
@@ -97,7 +113,7 @@ class SimResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         files = {"json": out / "result.json", "csv": out / "layers.csv", "md": out / "report.md"}
-        self.to_json(files["json"])
+        files["json"].write_text(json.dumps(self.to_dict(full=True), indent=1))
         self.to_csv(files["csv"])
         files["md"].write_text(self.to_markdown() + "\n")
         if self.trace is not None:

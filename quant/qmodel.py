@@ -70,6 +70,8 @@ def quantize_model(model: nn.Module, plan: PrecisionPlan | str, input_shape, *, 
     layer_names = list(names.values())
     if isinstance(plan, str):
         plan = PrecisionPlan.uniform(plan, layer_names)
+    elif isinstance(plan, dict):
+        plan = PrecisionPlan(plan)
     plan.validate(layer_names, what=f"model {type(model).__name__}")
     if first_last != "same" and layer_names:
         spec = "int8" if first_last == "int8" else "fp32"

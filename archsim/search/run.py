@@ -202,8 +202,12 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     ops = dict(sampling=X0, crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
                mutation=PM(prob=1.0, eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
     if n_obj >= 3:
-        algo = NSGA3(ref_dirs=get_reference_directions("das-dennis", n_obj, n_partitions=4 if n_obj == 3 else 3),
-                     pop_size=pop, **ops)
+        ref_dirs = get_reference_directions("das-dennis", n_obj, n_partitions=4 if n_obj == 3 else 3)
+        if pop < len(ref_dirs):  # NSGA-III needs a population at least as large as its reference directions
+            pop = len(ref_dirs)
+            X0 = seed_population(space, pop, seed)
+            ops["sampling"] = X0
+        algo = NSGA3(ref_dirs=ref_dirs, pop_size=pop, **ops)
     else:
         algo = NSGA2(pop_size=pop, **ops)
     hv_hist: list = []

@@ -78,3 +78,31 @@ def speedup_markdown(rows: list[dict], hw_name: str, command: str) -> str:
                      f"{r['best_latency_s'] * 1e3:.3f} ms | **{r['speedup']:.2f}×** | {r['speedup_des']:.2f}× | "
                      f"{r['uniform_speedup']:.2f}× | {r['energy_saving']:.2f}× | {r['plan_mix']} |")
     return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    import argparse
+    from pathlib import Path
+
+    from archsim.config import load_hw
+
+    ap = argparse.ArgumentParser(description="speed-up over uniform INT8 (paper form)")
+    ap.add_argument("--models", default="resnet18,resnet50,mobilenet_v2")
+    ap.add_argument("--hw", default="default")
+    ap.add_argument("--generations", type=int, default=12)
+    ap.add_argument("--pop", type=int, default=24)
+    ap.add_argument("--out", default="reports", type=Path)
+    args = ap.parse_args(argv)
+    hw = load_hw(args.hw)
+    rows = []
+    for m in args.models.split(","):
+        rows += speedup_rows(m.strip(), hw, generations=args.generations, pop=args.pop, progress=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    cmd = f"python -m archsim.search.speedup --models {args.models} --hw {args.hw} --out {args.out}"
+    (args.out / "speedup.md").write_text(speedup_markdown(rows, hw.name, cmd))
+    print(f"wrote {args.out / 'speedup.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
