@@ -96,8 +96,9 @@ def run_demo(out: str | Path = "reports/demo", *, quick: bool = False) -> Path:
         "everything": "archsim demo" + (" --quick" if quick else ""),
         "simulate": "archsim simulate --model resnet18 --precision dybit4 --out reports/demo/runs/x "
                     "--trace reports/demo/trace.json",
-        "search": f"archsim search --model fashion_cnn --objectives latency,energy,error --max-error {limit_cnn:.6g} "
-                  f"--formats {','.join(DEMO_FORMATS)} --generations {gens} --pop {pop} --out reports/demo/search",
+        "search": f"archsim search --model fashion_cnn --objectives latency,energy,error "
+                  f"--max-error {limit_cnn:.6g} --formats {','.join(DEMO_FORMATS)} --generations {gens} "
+                  f"--pop {pop} --out reports/demo/search",
         "report": f"archsim report {out}",
         "accuracy": "make accuracy-report", "formats": "make formats-report",
     }
@@ -174,8 +175,9 @@ def write_index(out: str | Path) -> Path:
              "the saved JSON without simulating.", "",
              "What ran: the Fashion-MNIST CNN (trained weights in `workloads/weights/`) and ResNet-18 were quantised "
              "with INT8, adaptive DyBit-4 and a **searched mixed plan** (NSGA-II over per-layer formats, latency × "
-             "error proxy, constraint: at most half the error proxy of uniform DyBit-4), simulated with the discrete-event engine on "
-             "the `default` accelerator (Bit Fusion edge: 16×32 fusion units, 500 MHz, 64/32/16 KiB, 12 GB/s) and "
+             "error proxy, constraint: at most half the error proxy of uniform DyBit-4), simulated with the "
+             "discrete-event engine on the `default` accelerator (Bit Fusion edge: 16×32 fusion units, 500 MHz, "
+             "64/32/16 KiB, 12 GB/s) and "
              "INT8 on the `int8_systolic` baseline (32×32 fixed 8-bit PEs); then a co-search of precision *and* "
              "hardware (latency, energy, error) ran on the CNN.", ""]
     for model, m in summary["models"].items():

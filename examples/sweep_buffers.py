@@ -17,7 +17,8 @@ def main(out="sweep.png"):
                                                     "buffers.weight.kib": kib})
             r = simulate(g, hw, "dybit4", engine="analytic")
             rows.append((shape, kib, r.total["latency_s"] * 1e3, r.total["energy_j"] * 1e3, r.total["area_mm2"]))
-            print(f"{shape[0]}x{shape[1]} W{kib:>3} KiB: {rows[-1][2]:.3f} ms {rows[-1][3]:.3f} mJ {rows[-1][4]:.2f} mm²")
+            _, _, lat, en, area = rows[-1]
+            print(f"{shape[0]}x{shape[1]} W{kib:>3} KiB: {lat:.3f} ms {en:.3f} mJ {area:.2f} mm²")
     import matplotlib
 
     matplotlib.use("Agg")

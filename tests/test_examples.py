@@ -15,7 +15,7 @@ def test_sweep_buffers(tmp_path):
     rows = load("sweep_buffers").main(str(tmp_path / "s.png"))
     assert len(rows) == 12 and (tmp_path / "s.png").exists()
     by_shape = {}
-    for shape, kib, lat, _e, _a in rows:
+    for shape, _kib, lat, _e, _a in rows:
         by_shape.setdefault(shape, []).append(lat)
     for lats in by_shape.values():  # a bigger weight buffer is never slower on the same array
         assert all(b <= a * 1.001 for a, b in zip(lats, lats[1:], strict=False))
