@@ -32,3 +32,30 @@ def test_graph_exports_json_and_scalesim(tmp_path, capsys):
     assert csv.read_text().startswith("Layer name")
     assert main(["graph", "--model", "nosuch"]) == 2
     assert "unknown model 'nosuch'" in capsys.readouterr().err
+
+
+def test_quantize_and_evaluate_cli(tmp_path, capsys):
+    assert main(["quantize", "--model", "fashion_cnn", "--precision", "w=dybit4,a=int8", "--limit", "500",
+                 "--qat-steps", "5", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "PTQ" in out and "QAT" in out and "dybit4/int8" in out
+    import json
+
+    res = json.loads((tmp_path / "quantize.json").read_text())
+    assert abs(res["fp32"] - res["ptq"]) < 0.05 and (tmp_path / "plan.yaml").exists()
+    assert main(["evaluate", "--model", "fashion_cnn", "--plan", str(tmp_path / "plan.yaml"), "--limit", "300"]) == 0
+    assert main(["evaluate", "--model", "vgg16"]) == 2
+    assert "no trained weights" in capsys.readouterr().err
+
+
+def test_simulate_json_has_the_spec_fields(capsys):
+    import json
+
+    assert main(["simulate", "--model", "fashion_cnn", "--precision", "w=dybit4,a=int8", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"model", "hw", "engine", "total", "layers"} <= set(d)
+    assert {"cycles", "latency_s", "energy_j", "area_mm2", "dram_read_bytes", "dram_write_bytes",
+            "utilization"} <= set(d["total"])
+    assert {"name", "op", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_read_bytes", "dram_write_bytes",
+            "energy_j", "w_format", "a_format"} <= set(d["layers"][0])
+    assert main(["simulate", "--model", "fashion_cnn", "--engine", "analytic", "--trace", "t.json"]) == 2
