@@ -26,8 +26,9 @@ SCHEMA = {
     "name": (str, None),
     "description": (str, None),
     "clock_mhz": (float, _POS),
-    "array": {"rows": (int, _POS), "cols": (int, _POS), "kind": (str, ("fusion", "fixed")),
-              "bricks_per_unit": (int, _POS), "max_bits": (int, _POS), "dataflow": (str, ("ws", "os"))},
+    "array": {"rows": (int, _POS), "cols": (int, _POS), "kind": (str, ("fusion", "fixed", "binary")),
+              "bricks_per_unit": (int, _POS), "max_bits": (int, _POS), "popcount_width": (int, _POS),
+              "dataflow": (str, ("ws", "os"))},
     "decoder": {"count": (int, _NONNEG), "values_per_cycle": (int, _POS), "latency_cycles": (int, _NONNEG),
                 "energy_pj_per_value": (float, _NONNEG), "area_um2": (float, _NONNEG)},
     "buffers": {"weight": _buffer_schema(), "input": _buffer_schema(), "output": _buffer_schema()},
@@ -36,9 +37,10 @@ SCHEMA = {
     "psum_bits": (int, _POS),
     "energy": {"brick_pj_per_op": (float, _NONNEG), "fixed_pe_pj_per_mac": (float, _NONNEG),
                "shift_add_pj": (float, _NONNEG), "exponent_add_pj": (float, _NONNEG),
-               "sram_pj_per_bit_8kib": (float, _NONNEG), "leakage_mw_per_mm2": (float, _NONNEG)},
+               "sram_pj_per_bit_8kib": (float, _NONNEG), "leakage_mw_per_mm2": (float, _NONNEG),
+               "binary_pj_per_bitop": (float, _NONNEG), "plane_scale_pj": (float, _NONNEG)},
     "area": {"fusion_unit_um2": (float, _NONNEG), "fixed_pe_um2": (float, _NONNEG),
-             "sram_um2_per_bit": (float, _NONNEG)},
+             "binary_unit_um2": (float, _NONNEG), "sram_um2_per_bit": (float, _NONNEG)},
 }
 
 
@@ -145,6 +147,9 @@ class Accelerator:
             raise ConfigError(f"array.bricks_per_unit: a fusion unit of {a['max_bits']}-bit max operands has "
                               f"({a['max_bits']}/2)² = {(a['max_bits'] // 2) ** 2} 2-bit bricks, got "
                               f"{a['bricks_per_unit']}")
+        if a["kind"] == "binary" and a["popcount_width"] < a["max_bits"] ** 2:
+            raise ConfigError(f"array.popcount_width: a binary unit needs at least max_bits² = {a['max_bits'] ** 2} "
+                              f"lanes so that one product fits a pass, got {a['popcount_width']}")
         if a["max_bits"] > 16:
             raise ConfigError(f"array.max_bits: at most 16, got {a['max_bits']}")
         # the smallest legal tile: one fold of 8-bit weights, one row of inputs, one row of partial sums

@@ -3,6 +3,7 @@
 Every constant comes from the hardware YAML, where its unit is in its name and its source in a comment
 (Bit Fusion 45 nm synthesis, Horowitz ISSCC 2014, …).
   MAC:      fusion array — MACs × bricks(a, b) × brick_pj_per_op; fixed array — MACs × fixed_pe_pj_per_mac;
+            binary array — MACs × a·b × (binary_pj_per_bitop + plane_scale_pj / popcount_width);
             + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats.
   SRAM:     bits moved × sram_pj_per_bit_8kib · sqrt(capacity / 8 KiB)   (Horowitz: 8 KB 10 pJ/64 b,
             32 KB 20 pJ/64 b — energy per access grows with the square root of capacity).
@@ -28,7 +29,7 @@ def sram_pj_per_bit(hw, which: str) -> float:
 def area_mm2(hw) -> dict:
     """Area per component in mm²."""
     a = hw.array
-    unit = hw.area.fusion_unit_um2 if a.kind == "fusion" else hw.area.fixed_pe_um2
+    unit = {"fusion": hw.area.fusion_unit_um2, "fixed": hw.area.fixed_pe_um2, "binary": hw.area.binary_unit_um2}[a.kind]
     out = {"array": a.rows * a.cols * unit / 1e6}
     for which in ("weight", "input", "output"):
         out[f"{which}_sram"] = hw.buffers[which].kib * 1024 * 8 * hw.area.sram_um2_per_bit / 1e6
@@ -45,6 +46,8 @@ def layer_energy_pj(m: Mapping | None, cost: LayerCost | None, hw, *, cycles: fl
     if m is not None:
         if hw.array.kind == "fusion":
             e["mac"] = m.macs * cost.bricks * en.brick_pj_per_op
+        elif hw.array.kind == "binary":  # bit-plane products + one scale-and-accumulate per plane pair per pass
+            e["mac"] = m.macs * cost.bricks * (en.binary_pj_per_bitop + en.plane_scale_pj / hw.array.popcount_width)
         else:
             e["mac"] = m.macs * en.fixed_pe_pj_per_mac
         if cost.w.shift_add or cost.a.shift_add:

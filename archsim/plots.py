@@ -59,10 +59,10 @@ def plot_result(res, out: Path) -> dict:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     xs = np.logspace(np.log10(max(oi.min() / 2, 1e-2)), np.log10(oi.max() * 4), 100)
     for f, style in ((1, "-"), (4, "--"), (16, ":")):
-        peak = hw.array.rows * hw.array.cols * (f if hw.array.kind == "fusion" else 1)
+        peak = hw.array.rows * hw.array.cols * (f if hw.array.kind != "fixed" else 1)
         ax.plot(xs, np.minimum(peak, xs * hw.dram_bytes_per_cycle), "k" + style, lw=1,
-                label=f"roof, {peak} MAC/cycle" + (f" (fusion ×{f})" if hw.array.kind == "fusion" else ""))
-        if hw.array.kind != "fusion":
+                label=f"roof, {peak} MAC/cycle" + (f" ({hw.array.kind} ×{f})" if hw.array.kind != "fixed" else ""))
+        if hw.array.kind == "fixed":
             break
     ax.scatter(oi, perf, s=12, c="C0")
     ax.set_xscale("log")

@@ -16,6 +16,10 @@
 
 On a Bit Fusion array an a×b multiply takes ⌈a/2⌉·⌈b/2⌉ 2-bit bricks of a 16-brick unit, so one unit does
 ⌊16 / bricks⌋ MACs per cycle (8b×8b: 1; 4b×4b: 4; 2b×2b: 16). On a fixed array every multiply takes one PE.
+On a binary (EBS bit-plane) array an a×b multiply is a·b binary AND+popcount products (W = Σ 2^i B_i, likewise
+for activations) and a unit has ``popcount_width`` lanes, so it does ⌊popcount_width / (a·b)⌋ MACs per cycle
+(64 lanes: 8b×8b 1, 4b×4b 4, 3b×3b 7, 2b×2b 16); each bit-plane pair's partial sum is scaled by 2^(i+j)
+and accumulated (``plane_scale_pj``).
 Storage and traffic always use the format's stored bits (packed).
 """
 from __future__ import annotations
@@ -105,5 +109,8 @@ def layer_cost(hw, w_fmt: str, a_fmt: str, layer: str = "") -> LayerCost:
             raise SimError(f"{where}{role} format {c.fmt} needs a decoder and {hw.name} has none (decoder.count=0)")
     if arr.kind == "fixed":
         return LayerCost(w, a, 1, 0)
+    if arr.kind == "binary":  # EBS: b_w·b_a AND+popcount bit-plane products per MAC, popcount_width lanes/unit
+        planes = w.mult_bits * a.mult_bits
+        return LayerCost(w, a, max(1, arr.popcount_width // planes), planes)
     nb = bricks(w.mult_bits, a.mult_bits)
     return LayerCost(w, a, max(1, arr.bricks_per_unit // nb), nb)

@@ -25,6 +25,7 @@ HW_GENES = {
     "dram.bus_bits": (64, 128, 192, 256, 512),
     "decoder.count": (4, 8, 16, 32),
     "array.dataflow": ("ws", "os"),
+    "array.kind": ("fusion", "binary"),
 }
 
 

@@ -136,3 +136,22 @@ def test_outputs_and_plan_errors(graphs, tmp_path):
         simulate(g, "default", "foo4")
     with pytest.raises(SimError, match="engine"):
         simulate(g, "default", "int8", "magic")
+
+
+def test_binary_array_cycle_rule_on_a_hand_computed_layer(graphs):
+    """int3×int3 on a 4×4 binary array with 64 popcount lanes: f = ⌊64/9⌋ = 7 MACs per unit per cycle.
+    layer1.0.conv1: 64 channels on the rows in ⌈64/(4·7)⌉ = 3 folds × 9 kernel positions × ⌈64/4⌉ = 16
+    column folds, each streaming M = 3136 rows plus the weight load (4) and the skew (4 + 4 − 2)."""
+    hw = load_hw("default").with_overrides({"array.kind": "binary", "array.rows": 4, "array.cols": 4,
+                                            "buffers.weight.kib": 4096, "buffers.input.kib": 4096,
+                                            "buffers.output.kib": 4096})
+    layer = graphs("resnet18")["layer1.0.conv1"]
+    m = map_layer(layer, layer_cost(hw, "int3", "int3"), hw)
+    assert m.fusion == 7
+    assert m.compute_cycles == 3 * 9 * 16 * (3136 + 4 + 4 + 4 - 2)
+    # 3-bit significands pay 9 plane products on the binary array but 4 bricks on the fusion array
+    assert layer_cost(hw, "dybit4c2", "dybit4c2").fusion == 7
+    assert layer_cost(load_hw("default"), "dybit4c2", "dybit4c2").fusion == 4
+    r = simulate(graphs("fashion_cnn"), hw, "int4")
+    assert r.total["energy_breakdown_j"]["mac"] > 0 and r.total["area_breakdown_mm2"]["array"] == pytest.approx(
+        16 * 1250.0 / 1e6)
