@@ -294,7 +294,7 @@ def random_search(ctx: EvalContext, budget: int, seed: int, hv: _HV) -> list:
     return hist
 
 
-def greedy_lowering(ctx: EvalContext, budget: int, hv: _HV) -> list:
+def greedy_lowering(ctx: EvalContext, budget: int, hv: _HV | None = None, evaluator: Evaluator | None = None) -> list:
     """Baseline (DyBit/HAWQ style): from uniform INT8 on the base hardware, repeatedly lower the layer whose
     next-lower format costs the least error, until the error constraint binds or the budget is spent."""
     from quant.formats import get_format
@@ -306,13 +306,13 @@ def greedy_lowering(ctx: EvalContext, budget: int, hv: _HV) -> list:
     x = space.genome("int8") if "int8" in ladder else space.genome(ladder[0])
     level = {i: 0 for i in range(len(space.layers))}
     frozen: set = set()
-    ev = Evaluator(ctx)
+    ev = evaluator or Evaluator(ctx)
     F, feas, hist = [], [], []
 
     def record(r):
         F.append(r["F"])
         feas.append(all(g <= 0 for g in r["G"]))
-        hist.append((len(F), hv(np.array(F), np.array(feas))))
+        hist.append((len(F), hv(np.array(F), np.array(feas)) if hv is not None else 0.0))
 
     record(ev([x])[0])
     sens = ctx.sensitivity or {}
