@@ -12,25 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _timing import best_of  # noqa: E402 - warm-up run (JIT compile, page faults) then best of N
 
 from quant import get_format  # noqa: E402
 from quant.formats import int_fake_quant  # noqa: E402
-
-
-def best_of(fn, repeat):
-    fn()  # warm-up (JIT compile, page faults)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def naive_lut(x, levels, scale):

@@ -4,21 +4,11 @@
 """
 from __future__ import annotations
 
-import time
-
 import torch
+from _timing import best_of
 
 from workloads.extract import extract_graph
 from workloads.zoo import get_entry, list_models
-
-
-def best(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> int:
@@ -30,8 +20,8 @@ def main() -> int:
         model = e.factory().eval()
         x = torch.randn(1, *e.input_shape)
         with torch.no_grad():
-            t_fwd = best(lambda: model(x))  # noqa: B023
-        t_ext = best(lambda: extract_graph(model, e.input_shape))  # noqa: B023
+            t_fwd = best_of(lambda: model(x), warmup=False)  # noqa: B023
+        t_ext = best_of(lambda: extract_graph(model, e.input_shape), warmup=False)  # noqa: B023
         g = extract_graph(model, e.input_shape)
         print(f"{name:16s} {t_ext:10.3f} {t_fwd:10.3f} {t_ext / t_fwd:7.1f} {len(g):7d}")
         if name == "resnet50":
