@@ -159,15 +159,40 @@ def make_problem(space: SearchSpace, evaluator: Evaluator, n_obj: int, n_constr:
     return CoDesignProblem()
 
 
+class _ResetMutation:
+    """Random-reset mutation for categorical genes: each gene is redrawn with probability ``rate``."""
+
+    @staticmethod
+    def make(space: SearchSpace, seed: int, rate: float | None = None):
+        from pymoo.core.mutation import Mutation
+
+        rng = np.random.default_rng(seed + 20_000)  # own stream: the run stays deterministic for a seed
+
+        class ResetMutation(Mutation):
+            def _do(self, problem, X, **kwargs):
+                X = np.asarray(X, dtype=np.int64).copy()
+                p = rate if rate is not None else min(1.0, 2.0 / space.n_var)
+                mask = rng.random(X.shape) < p
+                draws = rng.integers(0, space.upper + 1, size=X.shape)
+                X[mask] = draws[mask]
+                return X
+
+        return ResetMutation()
+
+
 def seed_population(space: SearchSpace, pop: int, seed: int) -> np.ndarray:
-    """Uniform INT8 and uniform 4-bit designs on the base hardware, the rest random."""
+    """Uniform INT8 and uniform 4-bit designs on the base hardware (and every other uniform candidate
+    format), the rest random."""
     rng = np.random.default_rng(seed)
     seeds = []
-    for spec in ("int8", "dybit4", "int4", "e2m1", "dybit4c2"):
+    shared = [f for f in space.weight_formats if f in space.act_formats]
+    for spec in ["int8", "dybit4", "int4", "e2m1", "dybit4c2"] + shared:
         try:
-            seeds.append(space.genome(spec))
+            g = space.genome(spec)
         except ArchsimError:
             continue
+        if not any(np.array_equal(g, s) for s in seeds):
+            seeds.append(g)
     X = rng.integers(0, space.upper + 1, size=(pop, space.n_var))
     X[: len(seeds)] = seeds[:pop]
     return X
@@ -178,9 +203,6 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
                progress: bool = True) -> SearchResult:
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.algorithms.moo.nsga3 import NSGA3
-    from pymoo.operators.crossover.sbx import SBX
-    from pymoo.operators.mutation.pm import PM
-    from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.optimize import minimize
     from pymoo.util.ref_dirs import get_reference_directions
     from tqdm import tqdm
@@ -199,8 +221,10 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     n_constr = sum(v is not None for v in (ctx.max_error, ctx.max_area_mm2, ctx.latency_target_s))
     problem = make_problem(space, evaluator, n_obj, n_constr, archive)
     X0 = seed_population(space, pop, seed)
-    ops = dict(sampling=X0, crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-               mutation=PM(prob=1.0, eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True)
+    from pymoo.operators.crossover.ux import UX
+
+    # genes are categorical (format / hardware choice indices): uniform crossover and random-reset mutation
+    ops = dict(sampling=X0, crossover=UX(prob=0.9), mutation=_ResetMutation.make(space, seed), eliminate_duplicates=True)
     if n_obj >= 3:
         ref_dirs = get_reference_directions("das-dennis", n_obj, n_partitions=4 if n_obj == 3 else 3)
         if pop < len(ref_dirs):  # NSGA-III needs a population at least as large as its reference directions
@@ -300,7 +324,9 @@ def greedy_lowering(ctx: EvalContext, budget: int, hv: _HV | None = None, evalua
     from quant.formats import get_format
 
     space = ctx.space
-    ladder = sorted(set(space.weight_formats) & set(space.act_formats), key=lambda f: -get_format(f).bits)
+    # highest precision first; equal widths in the space's own order (no set order: it changes per process)
+    shared = [f for f in space.weight_formats if f in space.act_formats]
+    ladder = sorted(shared, key=lambda f: (-get_format(f).bits, shared.index(f)))
     idx_w = {f: space.weight_formats.index(f) for f in ladder}
     idx_a = {f: space.act_formats.index(f) for f in ladder}
     x = space.genome("int8") if "int8" in ladder else space.genome(ladder[0])
