@@ -48,6 +48,13 @@ def get_entry(name: str) -> ZooEntry:
     return entries[name]
 
 
-def get_model(name: str):
+def get_model(name: str, seed: int = 0):
+    """(model, input shape). Initialised from a fixed seed, so untrained zoo models are the same every run
+    (their weights feed the error proxies); the global torch RNG is left as it was."""
+    import torch
+
     e = get_entry(name)
-    return e.factory().eval(), e.input_shape
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = e.factory()
+    return model.eval(), e.input_shape
