@@ -224,7 +224,8 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     from pymoo.operators.crossover.ux import UX
 
     # genes are categorical (format / hardware choice indices): uniform crossover and random-reset mutation
-    ops = dict(sampling=X0, crossover=UX(prob=0.9), mutation=_ResetMutation.make(space, seed), eliminate_duplicates=True)
+    ops = dict(sampling=X0, crossover=UX(prob=0.9), mutation=_ResetMutation.make(space, seed),
+               eliminate_duplicates=True)
     if n_obj >= 3:
         ref_dirs = get_reference_directions("das-dennis", n_obj, n_partitions=4 if n_obj == 3 else 3)
         if pop < len(ref_dirs):  # NSGA-III needs a population at least as large as its reference directions
