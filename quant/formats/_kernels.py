@@ -86,14 +86,18 @@ def dybit_quantize(x, scale, block, L, cap, out):
     """Fused encode∘decode. Inside region e the grid is the multiples of step_e = 2^se, so adding and
     subtracting C = 1.5·2^(23+se) rounds |v| to the grid (ties to the even multiple, which is the even code:
     each region's first code is even). The one exception — region L−1 when cap = L holds a single level, so
-    its tie 1.5·2^(L−2) must go down to the even code — is patched explicitly."""
+    its tie 1.5·2^(L−2) must go down to the even code — is patched explicitly. The returned flag marks any
+    non-finite x/scale (the caller tells NaN/Inf inputs, an error, from overflow, which saturates here)."""
     R, D = x.shape
     Rs = scale.shape[0]
     L, cap = np.int32(L), np.int32(cap)
     one, zero = np.int32(1), np.int32(0)
     vmax = _pow2(cap - one) * (np.float32(2.0) - _pow2(cap - L))  # largest magnitude, unit scale
-    tie = _pow2(L - np.int32(2)) * np.float32(1.5) if (cap == L and L >= 2) else np.float32(-1.0)
+    has_tie = cap == L and L >= 2
+    tie = _pow2(L - np.int32(2)) * np.float32(1.5)
     tie_to = _pow2(L - np.int32(2))
+    c0 = np.int32(150) - L
+    sign = np.uint32(0x80000000)
     bad = np.uint32(0)
     for r in range(R):
         rs = r % Rs
@@ -101,17 +105,18 @@ def dybit_quantize(x, scale, block, L, cap, out):
             s = scale[rs, b0 // block]
             xs, os_ = x[r, b0:b0 + block], out[r, b0:b0 + block]
             for c in range(xs.shape[0]):
-                bad |= _nonfinite(xs[c])
                 v = np.float32(xs[c] / s)
                 u = v.view(np.uint32)
                 a = np.uint32(u & _ABS_MASK).view(np.float32)
-                ex = np.int32((u >> np.uint32(23)) & np.uint32(0xFF)) - np.int32(127)
-                e = min(max(ex + one, zero), cap)
-                se = (one - L) if e == zero else ((e + e - L) if e < cap else (cap + cap - one - L))
-                magic = np.uint32(((se + np.int32(150)) << np.int32(23)) | np.int32(0x400000)).view(np.float32)
+                exb = np.int32((u >> np.uint32(23)) & np.uint32(0xFF))
+                bad |= np.uint32(exb == np.int32(255))
+                e = min(max(exb - np.int32(126), zero), cap)
+                se = e + e + np.int32(e == zero) - np.int32(e == cap)  # log2 of the region's step, + L
+                magic = np.uint32(((se + c0) << np.int32(23)) | np.int32(0x400000)).view(np.float32)
                 mag = min((a + magic) - magic, vmax)
-                mag = tie_to if a == tie else mag
-                os_[c] = np.float32(np.copysign(mag, v) * s)
+                if has_tie:
+                    mag = tie_to if a == tie else mag
+                os_[c] = np.uint32(np.float32(mag).view(np.uint32) | (u & sign)).view(np.float32) * s
     return bad
 
 
