@@ -130,7 +130,6 @@ def _simulate_plans(graph, plans, default, int8_hw, out: Path, sens, *, accuracy
     key = f"{graph.name}__int8_systolic__INT8"
     base.save(out / "runs" / key)
     runs["INT8 on int8_systolic"] = {"dir": f"runs/{key}", **_headline(base)}
-    ref = None
     for label, plan in plans.items():
         p = PrecisionPlan.uniform(plan, layers) if isinstance(plan, str) else PrecisionPlan(plan)
         r = simulate(graph, default, p, "des", trace=(label == trace_label))
@@ -138,7 +137,6 @@ def _simulate_plans(graph, plans, default, int8_hw, out: Path, sens, *, accuracy
         r.save(out / "runs" / key)
         if label == trace_label:
             r.save_trace(out / "trace.json")
-        ref = ref or r
         runs[f"{label} on default"] = {"dir": f"runs/{key}", **_headline(r), "error": error_proxy(p, graph, sens),
                                        "plan": {n: str(x) for n, x in p.items()}}
         if accuracy is not None:

@@ -66,9 +66,7 @@ def run(out: Path, *, steps: int = 300, lam: float = 0.5, generations: int = 12,
     g_ok = [(h, r) for h, r in ev.cache.items() if r["values"]["error"] <= budget * (1 + 1e-9)]
     greedy_cost = {"wall_s": time.perf_counter() - t0, "evaluations": ev.n_new}
     best_h = min(g_ok, key=lambda t: t[1]["values"]["latency"])[0]
-    from archsim.search.space import genome_hash
-
-    greedy_plan = next(space.decode(x)[0] for x in _greedy_genomes(ctx, res.n_evals) if genome_hash(x) == best_h)
+    greedy_plan = space.decode(ev.genomes[best_h])[0]
     rows = []
     for label, plan, cost in (("EBS (differentiable)", ebs.plan, ebs_cost), ("NSGA-II (evolutionary)", nsga_plan,
                                                                                 nsga_cost),
@@ -112,21 +110,6 @@ def run(out: Path, *, steps: int = 300, lam: float = 0.5, generations: int = 12,
     path = out / "ebs.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _greedy_genomes(ctx, budget):
-    """Replay greedy lowering and yield the genomes it evaluates (deterministic)."""
-    from archsim.search.run import Evaluator, greedy_lowering
-
-    seen = []
-
-    class Recorder(Evaluator):
-        def __call__(self, X):
-            seen.extend(X)
-            return super().__call__(X)
-
-    greedy_lowering(ctx, budget, evaluator=Recorder(ctx))
-    return seen
 
 
 def main(argv=None) -> int:

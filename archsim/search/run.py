@@ -38,6 +38,7 @@ class Evaluator:
                  dask: str | None = None):
         self.ctx, self.store = ctx, store
         self.cache = store.load() if store is not None else {}
+        self.genomes: dict = {}  # hash → genome of what this evaluator computed
         self.n_new = 0
         self.n_requests = 0
         self.pool = None
@@ -59,6 +60,7 @@ class Evaluator:
 
     def _record(self, h, x, res):
         self.cache[h] = res
+        self.genomes[h] = x
         self.n_new += 1
         self.eval_seconds += res["seconds"]
         if self.store is not None:

@@ -37,13 +37,13 @@ def speedup_rows(model: str, hw, *, generations: int = 12, pop: int = 24, seed: 
     ctx = EvalContext(graph.to_dict(), space, sens, ("latency", "error"))
     res = run_search(ctx, generations=generations, pop=pop, seed=seed, baselines=False, des_front=False,
                      progress=progress)
+    des8 = simulate(graph, hw, "int8", "des")
     for level in LEVELS:
         limit = error_proxy(PrecisionPlan.uniform(level, layers), graph, sens)
         ok = [a for a in res.archive if a["values"]["error"] <= limit * (1 + 1e-9)]
         best = min(ok, key=lambda a: a["values"]["latency"])
         plan, hw_b = space.decode(best["genome"])
         des = simulate(graph, hw_b, plan, "des")
-        des8 = simulate(graph, hw, "int8", "des")
         uni = simulate(graph, hw, level, "analytic")
         rows.append({"model": model, "constraint": f"≤ {level}", "error_limit": limit,
                      "int8_latency_s": int8.total["latency_s"], "best_latency_s": best["values"]["latency"],

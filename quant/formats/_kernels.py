@@ -44,7 +44,7 @@ def _dybit_round(a, u, L, cap):
     2^(1-L); region 0 < e < cap is [2^(e-1), 2^e) with step 2^(2e-L); region cap starts at 2^(cap-1)
     with step 2^(2cap-1-L). Each region's first code (``base``) is 2^L - 2^(L-e), even except for the
     saturating top code, so base + rint(offset/step) is the nearest code with ties to the even code.
-    ``u`` is the float32 bit pattern of ±a. Returns (code, region offset, offset of the rounded value).
+    ``u`` is the float32 bit pattern of ±a. Returns the code as a float32.
     """
     # int32 throughout: int64 lanes halve the SIMD width and int64→float has no AVX2 instruction
     one, zero = np.int32(1), np.int32(0)
@@ -55,7 +55,7 @@ def _dybit_round(a, u, L, cap):
     y = (a - off) * _pow2(inv_exp)
     r = (y + _ROUND32) - _ROUND32
     base = np.float32((one << L) - (one << (L - e))) if e > zero else np.float32(0.0)
-    return base + r, off, r * _pow2(-inv_exp)
+    return base + r
 
 
 @nb.njit(**_JIT)
@@ -73,9 +73,9 @@ def dybit_encode(x, scale, block, L, cap, out):
             for c in range(xs.shape[0]):
                 v = np.float32(xs[c] / s)
                 u = v.view(np.uint32)
-                bad |= _nonfinite(xs[c])
+                bad |= np.uint32(((u >> np.uint32(23)) & np.uint32(0xFF)) == np.uint32(0xFF))  # as dybit_quantize
                 a = np.uint32(u & _ABS_MASK).view(np.float32)
-                q, _o, _d = _dybit_round(a, u, L, cap)
+                q = _dybit_round(a, u, L, cap)
                 m = np.uint8(min(q, top))
                 os_[c] = m | (np.uint8(u >> 31) & np.uint8(m != 0)) << L
     return bad
