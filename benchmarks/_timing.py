@@ -13,3 +13,18 @@ def best_of(fn, repeat: int = 3, warmup: bool = True) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def interleaved(fns: dict, rounds: int = 7) -> dict:
+    """Wall-clock times of several operations measured in interleaved rounds (every operation once per
+    round, after one warm-up round), so that the machine's drift in speed during the run hits all of them
+    alike and their ratios stay meaningful. Returns {name: [seconds per round]}."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times

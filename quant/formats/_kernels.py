@@ -9,8 +9,10 @@ of ``x`` except for blocks along a non-last axis.
 The value that is rounded is ``v = float32(float32(x / scale) + zp)`` in every kernel *and* in the
 exact reference, so that fast and slow paths agree bit for bit.
 
-Kernels return a flag that is 1 when a NaN/Inf input was met; callers raise the error, so the
-finite check costs no extra pass over the data.
+Quantising kernels return True when some v had the all-ones exponent (NaN/Inf): the largest exponent
+field is kept in a max-reduction, one vector op per element, so the finite check costs no extra pass over
+the data. An overflowing x/scale sets the flag too; callers tell a NaN/Inf input (an error) from
+overflow (which saturates) by looking at x only when the flag is set.
 """
 from __future__ import annotations
 
@@ -19,52 +21,52 @@ import numpy as np
 
 _ROUND32 = np.float32(12582912.0)  # 1.5·2^23: (y + R) - R rounds |y| < 2^22 half-to-even in float32
 _ABS_MASK = np.uint32(0x7FFFFFFF)
+_EXP_MASK = np.uint32(0x7F800000)
 _JIT = dict(cache=True, nogil=True, boundscheck=False)
+# DyBit kernels may fuse A·P − 3 into one FMA: the product is exact (A has few bits, P is a power of two),
+# so fused and unfused results are the same bits. Nothing else in them is a multiply feeding an add.
+_JIT_FMA = dict(_JIT, fastmath={"contract"})
 
 
 @nb.njit(**_JIT)
-def _nonfinite(xv):
-    """1 for a NaN/Inf input, else 0, branch-free so that the OR-reduction vectorises.
+def _dybit_magic(L, cap):
+    """Constants of the DyBit(L+1, cap) rounding trick, all exact in float32 (see ``dybit_encode``).
 
-    (An overflowing x/scale is not an error: it saturates.)"""
-    return ((np.float32(xv).view(np.uint32) & np.uint32(0x7F800000)) + np.uint32(0x00800000)) >> np.uint32(31)
-
-
-@nb.njit(**_JIT)
-def _pow2(p):
-    """2**p as float32 for -126 <= p <= 127, built from bits (no table gather, so loops vectorise)."""
-    return np.uint32((p + np.int32(127)) << np.int32(23)).view(np.float32)
-
-
-@nb.njit(**_JIT)
-def _dybit_round(a, u, L, cap):
-    """Nearest DyBit(L+1, cap) magnitude code of a >= 0 at unit scale, ties to the even code.
-
-    The magnitude grid is uniform inside each region e (0 <= e <= cap): region 0 is [0, 1) with step
-    2^(1-L); region 0 < e < cap is [2^(e-1), 2^e) with step 2^(2e-L); region cap starts at 2^(cap-1)
-    with step 2^(2cap-1-L). Each region's first code (``base``) is 2^L - 2^(L-e), even except for the
-    saturating top code, so base + rint(offset/step) is the nearest code with ties to the even code.
-    ``u`` is the float32 bit pattern of ±a. Returns the code as a float32.
-    """
-    # int32 throughout: int64 lanes halve the SIMD width and int64→float has no AVX2 instruction
-    one, zero = np.int32(1), np.int32(0)
-    ex = np.int32((u >> np.uint32(23)) & np.uint32(0xFF)) - np.int32(127)
-    e = min(max(ex + one, zero), cap)
-    off = _pow2(e - one) if e > zero else np.float32(0.0)
-    inv_exp = (L - one) if e == zero else ((L - e - e) if e < cap else (L + one - cap - cap))
-    y = (a - off) * _pow2(inv_exp)
-    r = (y + _ROUND32) - _ROUND32
-    base = np.float32((one << L) - (one << (L - e))) if e > zero else np.float32(0.0)
-    return base + r
+    Returns (A, C_lo, C_hi, vmax): the region magic of a value whose float exponent part is P is
+    clamp(P·(A·P − 3), C_lo, C_hi); vmax is the largest magnitude at unit scale."""
+    k_cap = 2.0 ** L - 2.0 ** (L - cap + 1)
+    return (np.float32(1.5 * 2.0 ** (25 - L) + 4.0),
+            np.float32(1.5 * 2.0 ** (24 - L)),
+            np.float32(2.0 ** (2 * cap - 1 - L) * (1.5 * 2.0 ** 23 + k_cap)),
+            np.float32(2.0 ** (cap - 1) * (2.0 - 2.0 ** (cap - L))))
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_FMA)
 def dybit_encode(x, scale, block, L, cap, out):
+    """Nearest DyBit(L+1, cap) code of x/scale, ties to the even code, saturating.
+
+    Inside region e (0 <= e <= cap) the magnitude grid is uniform with step_e and code = K_e + a/step_e,
+    where K_e is the region's first code minus its offset in steps: step_0 = 2^(1-L), K_0 = 0; for
+    0 < e < cap, step_e = 2^(2e-L), K_e = 2^L - 3·2^(L-e-1); for e = cap, step = 2^(2cap-1-L),
+    K = 2^L - 2^(L-cap+1). Adding the magic C_e = step_e·(1.5·2^23 + K_e) to a puts a in a float binade
+    whose ulp is step_e, so the hardware's round-to-nearest-even rounds a to the grid and leaves the
+    code in the low mantissa bits, with ties going to the even *code*. (The region is read from a before
+    rounding; a value that rounds up to 2^e lands on the next region's first code, which is right.)
+
+    With P = 2^(e-1) (the float exponent part of a), C_e = P·((1.5·2^(25-L) + 4)·P − 3) for the middle
+    regions; this expression is below C_0 for every a < 1 and above C_cap for every a >= 2^(cap-1), so
+    clamping it gives C_e in every region: no table, no branch, so the loop vectorises. a is clamped to
+    vmax first, which saturates and keeps the sum in the binade. The sign bit is set for v below
+    -2^(-L), the largest negative value that does not round to code 0. The flag is the largest exponent
+    field seen: 0xFF means a NaN/Inf in x/scale (the caller tells NaN/Inf input from overflow).
+    """
     R, D = x.shape
     Rs = scale.shape[0]
-    L, cap = np.int32(L), np.int32(cap)
-    top = np.float32((1 << L) - 1)
-    bad = np.uint32(0)
+    A, c_lo, c_hi, vmax = _dybit_magic(L, cap)
+    three = np.float32(3.0)
+    sign_bit = np.int32(1 << L)
+    neg_zero_limit = np.float32(-(2.0 ** -L))
+    exp_max = np.uint32(0)
     for r in range(R):
         rs = r % Rs
         for b0 in range(0, D, block):
@@ -73,32 +75,27 @@ def dybit_encode(x, scale, block, L, cap, out):
             for c in range(xs.shape[0]):
                 v = np.float32(xs[c] / s)
                 u = v.view(np.uint32)
-                bad |= np.uint32(((u >> np.uint32(23)) & np.uint32(0xFF)) == np.uint32(0xFF))  # as dybit_quantize
-                a = np.uint32(u & _ABS_MASK).view(np.float32)
-                q = _dybit_round(a, u, L, cap)
-                m = np.uint8(min(q, top))
-                os_[c] = m | (np.uint8(u >> 31) & np.uint8(m != 0)) << L
-    return bad
+                pb = np.uint32(u & _EXP_MASK)
+                exp_max = max(exp_max, pb)
+                p = pb.view(np.float32)
+                magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
+                a = min(np.uint32(u & _ABS_MASK).view(np.float32), vmax)
+                t = np.float32(a + magic)
+                # the low 8 bits of t are the code (the magic's own low bits are 0)
+                os_[c] = np.uint8(np.int32(t.view(np.int32) + (sign_bit if v < neg_zero_limit else np.int32(0))))
+    return exp_max == _EXP_MASK
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_FMA)
 def dybit_quantize(x, scale, block, L, cap, out):
-    """Fused encode∘decode. Inside region e the grid is the multiples of step_e = 2^se, so adding and
-    subtracting C = 1.5·2^(23+se) rounds |v| to the grid (ties to the even multiple, which is the even code:
-    each region's first code is even). The one exception — region L−1 when cap = L holds a single level, so
-    its tie 1.5·2^(L−2) must go down to the even code — is patched explicitly. The returned flag marks any
-    non-finite x/scale (the caller tells NaN/Inf inputs, an error, from overflow, which saturates here)."""
+    """Fused decode∘encode with the magic of ``dybit_encode``: (v + C_e) − C_e is v rounded to region e's
+    grid with ties to the even code (the mantissa parity of v + C_e is the code's parity, for negative v
+    too since K_e − k and K_e + k have the same parity). v is clamped to ±vmax first (saturation)."""
     R, D = x.shape
     Rs = scale.shape[0]
-    L, cap = np.int32(L), np.int32(cap)
-    one, zero = np.int32(1), np.int32(0)
-    vmax = _pow2(cap - one) * (np.float32(2.0) - _pow2(cap - L))  # largest magnitude, unit scale
-    has_tie = cap == L and L >= 2
-    tie = _pow2(L - np.int32(2)) * np.float32(1.5)
-    tie_to = _pow2(L - np.int32(2))
-    c0 = np.int32(150) - L
-    sign = np.uint32(0x80000000)
-    bad = np.uint32(0)
+    A, c_lo, c_hi, vmax = _dybit_magic(L, cap)
+    three = np.float32(3.0)
+    exp_max = np.uint32(0)
     for r in range(R):
         rs = r % Rs
         for b0 in range(0, D, block):
@@ -106,18 +103,54 @@ def dybit_quantize(x, scale, block, L, cap, out):
             xs, os_ = x[r, b0:b0 + block], out[r, b0:b0 + block]
             for c in range(xs.shape[0]):
                 v = np.float32(xs[c] / s)
-                u = v.view(np.uint32)
-                a = np.uint32(u & _ABS_MASK).view(np.float32)
-                exb = np.int32((u >> np.uint32(23)) & np.uint32(0xFF))
-                bad |= np.uint32(exb == np.int32(255))
-                e = min(max(exb - np.int32(126), zero), cap)
-                se = e + e + np.int32(e == zero) - np.int32(e == cap)  # log2 of the region's step, + L
-                magic = np.uint32(((se + c0) << np.int32(23)) | np.int32(0x400000)).view(np.float32)
-                mag = min((a + magic) - magic, vmax)
-                if has_tie:
-                    mag = tie_to if a == tie else mag
-                os_[c] = np.uint32(np.float32(mag).view(np.uint32) | (u & sign)).view(np.float32) * s
-    return bad
+                pb = np.uint32(v.view(np.uint32) & _EXP_MASK)
+                exp_max = max(exp_max, pb)
+                p = pb.view(np.float32)
+                magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
+                vc = max(min(v, vmax), -vmax)
+                os_[c] = ((vc + magic) - magic) * s
+    return exp_max == _EXP_MASK
+
+
+@nb.njit(**_JIT_FMA)
+def dybit_decode(codes, scale, block, L, cap, out):
+    """Value of each DyBit(L+1, cap) code, arithmetic (no table gather): the inverse of ``dybit_encode``.
+
+    The run of leading ones of the magnitude m gives the region: z = 2^L − 1 − m has bit length L − e,
+    read from the exponent of z + ½ (the ½ makes z = 0 read as length 0), so P = 2^(e-1) is a constant
+    minus that exponent field (uncapped: the magic's clamps cap it, and give region 0 for a leading 0).
+    The magic C_e has the mantissa 0x400000 + K_e with K_e < 256, so replacing its low 8 bits by m gives
+    the float t = C_e + (m − K_e)·step_e, and t − C_e is the magnitude. The code (sign, magnitude 0)
+    decodes to +0. The arithmetic runs in float32 where it can: numba widens int32 bit operations to
+    int64, which halves the vector width. Returns the largest code seen, as the bit pattern of its
+    float32 value (the caller compares it with that of 2^(L+1)).
+    """
+    R, D = codes.shape
+    Rs = scale.shape[0]
+    A, c_lo, c_hi, vmax = _dybit_magic(L, cap)
+    three = np.float32(3.0)
+    sign_code = np.float32(2.0 ** L)
+    z_plus_half = np.float32(2.0 ** L - 0.5)
+    p_from_z = np.int32((L + 252) << 23)  # wraps for L >= 4; the difference below does not
+    m_to_low_byte = np.float32(2.0 ** 23)  # m + 2^23 has m in its low mantissa bits
+    low_byte = np.int32(0xFF)
+    code_max = np.int32(0)
+    for r in range(R):
+        rs = r % Rs
+        for b0 in range(0, D, block):
+            s = scale[rs, b0 // block]
+            cs, os_ = codes[r, b0:b0 + block], out[r, b0:b0 + block]
+            for c in range(cs.shape[0]):
+                k = np.float32(cs[c])
+                code_max = max(code_max, k.view(np.int32))
+                m = np.float32(k - sign_code if k >= sign_code else k)
+                z = np.float32(z_plus_half - m)
+                p = np.int32(p_from_z - np.int32(z.view(np.int32) & np.int32(_EXP_MASK))).view(np.float32)
+                magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
+                m_bits = np.float32(m + m_to_low_byte).view(np.int32)
+                t = np.int32(np.int32(magic.view(np.int32) & ~low_byte) | np.int32(m_bits & low_byte)).view(np.float32)
+                os_[c] = (t - magic) * (-s if k > sign_code else s)
+    return code_max
 
 
 @nb.njit(**_JIT)
@@ -130,7 +163,7 @@ def lut_encode(x, scale, zp, block, shift, thr, pair, out):
     """
     R, D = x.shape
     Rs = scale.shape[0]
-    bad = np.uint32(0)
+    exp_max = np.uint32(0)
     for r in range(R):
         rs = r % Rs
         for b0 in range(0, D, block):
@@ -140,17 +173,17 @@ def lut_encode(x, scale, zp, block, shift, thr, pair, out):
             for c in range(xs.shape[0]):
                 v = np.float32(np.float32(xs[c] / s) + z)
                 u = v.view(np.uint32)
-                bad |= _nonfinite(xs[c])
+                exp_max = max(exp_max, np.uint32(u & _EXP_MASK))
                 k = u >> shift
                 os_[c] = pair[2 * k + ((u & _ABS_MASK) > thr[k])]
-    return bad
+    return exp_max == _EXP_MASK
 
 
 @nb.njit(**_JIT)
 def lut_quantize(x, scale, zp, block, shift, thr, pair, values, out):
     R, D = x.shape
     Rs = scale.shape[0]
-    bad = np.uint32(0)
+    exp_max = np.uint32(0)
     for r in range(R):
         rs = r % Rs
         for b0 in range(0, D, block):
@@ -160,11 +193,11 @@ def lut_quantize(x, scale, zp, block, shift, thr, pair, values, out):
             for c in range(xs.shape[0]):
                 v = np.float32(np.float32(xs[c] / s) + z)
                 u = v.view(np.uint32)
-                bad |= _nonfinite(xs[c])
+                exp_max = max(exp_max, np.uint32(u & _EXP_MASK))
                 k = u >> shift
                 code = pair[2 * k + ((u & _ABS_MASK) > thr[k])]
                 os_[c] = np.float32(values[code] - z) * s
-    return bad
+    return exp_max == _EXP_MASK
 
 
 @nb.njit(**_JIT)
@@ -196,7 +229,7 @@ def int_fake_quant(x, scale, zp, block, qmin, qmax, out):
     """The arithmetic INT fake-quant (clip(rint(x/s + zp)) - zp) · s: the speed reference for DyBit."""
     R, D = x.shape
     Rs = scale.shape[0]
-    bad = np.uint32(0)
+    exp_max = np.uint32(0)
     for r in range(R):
         rs = r % Rs
         for b0 in range(0, D, block):
@@ -205,8 +238,7 @@ def int_fake_quant(x, scale, zp, block, qmin, qmax, out):
             xs, os_ = x[r, b0:b0 + block], out[r, b0:b0 + block]
             for c in range(xs.shape[0]):
                 v = np.float32(np.float32(xs[c] / s) + z)
-                v.view(np.uint32)
-                bad |= _nonfinite(xs[c])
+                exp_max = max(exp_max, np.uint32(v.view(np.uint32) & _EXP_MASK))
                 q = (v + _ROUND32) - _ROUND32
                 os_[c] = np.float32(min(max(q, qmin), qmax) - z) * s
-    return bad
+    return exp_max == _EXP_MASK

@@ -103,8 +103,7 @@ class NumberFormat:
         c2d, block = qp.layout.to_2d(c8)
         s2d, z2d = qp.kernel_args()
         out = np.empty(c2d.shape, np.float32)
-        if K.lut_decode(c2d, s2d, z2d, block, self.decode_table, out) or (c.dtype != np.uint8 and
-                                                                          not np.array_equal(c8, c)):
+        if self._decode_kernel(c2d, s2d, z2d, block, out) or (c.dtype != np.uint8 and not np.array_equal(c8, c)):
             bad = c[(c < 0) | (c >= (1 << self.bits))].flat[0]
             raise QuantError(f"codes: {self.name} has codes 0..{(1 << self.bits) - 1}, got {int(bad)}")
         return like(qp.layout.from_2d(out), codes)
@@ -128,6 +127,10 @@ class NumberFormat:
         if bad and not np.isfinite(xa).all():  # a flag without NaN/Inf input is an overflow: saturated
             _raise_nonfinite(xa, self.name)
         return qp.layout.from_2d(out)
+
+    def _decode_kernel(self, c2d, s2d, z2d, block, out) -> bool:
+        """Fill ``out`` with the values of ``c2d``; True when some code is out of range."""
+        return bool(K.lut_decode(c2d, s2d, z2d, block, self.decode_table, out))
 
     def _kernel(self, op, x2d, s2d, z2d, block, out) -> int:
         shift, thr, pair = self._buckets

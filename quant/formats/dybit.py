@@ -81,6 +81,10 @@ class DyBitFormat(NumberFormat):
         kern = K.dybit_encode if op == "encode" else K.dybit_quantize
         return kern(x2d, s2d, block, self.L, self.cap, out)
 
+    def _decode_kernel(self, c2d, s2d, z2d, block, out) -> bool:
+        code_max_bits = K.dybit_decode(c2d, s2d, block, self.L, self.cap, out)
+        return code_max_bits >= np.float32(2 << self.L).view(np.int32)
+
     # ------------------------------------------------------------------ hardware view
     @property
     def hardware(self) -> HardwareView:

@@ -26,7 +26,8 @@ def int_fake_quant(x, scale, bits: int, *, zero_point=None, unsigned: bool = Fal
     x2d, block = qp.layout.to_2d(xa)
     s2d, z2d = qp.kernel_args()
     out = np.empty(x2d.shape, np.float32)
-    if K.int_fake_quant(x2d, s2d, z2d, block, np.float32(qmin), np.float32(qmax), out):
+    overflow_or_nonfinite = K.int_fake_quant(x2d, s2d, z2d, block, np.float32(qmin), np.float32(qmax), out)
+    if overflow_or_nonfinite and not np.isfinite(xa).all():  # overflow alone saturates
         _raise_nonfinite(xa, f"int{bits}")
     return like(qp.layout.from_2d(out), x)
 

@@ -143,3 +143,27 @@ def test_adaptive_picks_cap_per_channel(rng):
         assert np.all(((q - w) ** 2).sum(1) <= ((fixed - w) ** 2).sum(1) + 1e-6)
     codes = f.encode(w, params)
     assert np.array_equal(f.decode(codes, params), q)
+
+
+@pytest.mark.parametrize("n", range(2, 9))
+def test_arithmetic_decode_equals_the_code_table_bit_for_bit(n):
+    """The decoder computes values from the code's bits; the table is built by the slow bit-by-bit parser."""
+    for cap in range(1, n):
+        f = DyBitFormat(n, cap)
+        codes = np.arange(1 << n, dtype=np.uint8)
+        for scale in (1.0, 0.0371, 7.0, 3e30, 1e-30):
+            expected = (f.code_values.astype(np.float32) * np.float32(scale)) + np.float32(0.0)  # -0 code → +0
+            got = f.decode(codes, scale)
+            assert np.array_equal(got.view(np.uint32), expected.view(np.uint32)), (f.name, scale)
+        # per-channel scales along axis 0: each row uses its own scale
+        rows = np.stack([codes, codes[::-1]])
+        scales = np.array([0.5, 3.0], np.float32)
+        got = f.decode(rows, scales[:, None] * np.ones((1, 1), np.float32))
+        assert np.array_equal(got, f.code_values[rows].astype(np.float32) * scales[:, None])
+
+
+def test_decode_rejects_codes_out_of_range():
+    with pytest.raises(QuantError, match="codes: dybit4c2 has codes 0..15, got 16"):
+        get_format("dybit4c2").decode(np.array([3, 16, 2], np.uint8), 1.0)
+    with pytest.raises(QuantError, match="got 255"):
+        get_format("dybit7c3").decode(np.array([255], np.uint8), 1.0)
