@@ -18,13 +18,20 @@ def best_of(fn, repeat: int = 3, warmup: bool = True) -> float:
 def interleaved(fns: dict, rounds: int = 7) -> dict:
     """Wall-clock times of several operations measured in interleaved rounds (every operation once per
     round, after one warm-up round), so that the machine's drift in speed during the run hits all of them
-    alike and their ratios stay meaningful. Returns {name: [seconds per round]}."""
+    alike and their ratios stay meaningful. The order is shuffled (seeded) every round: what ran just
+    before (a freed buffer, a warm cache) otherwise biases an operation by a few per cent.
+    Returns {name: [seconds per round]}."""
+    import random
+
+    order = random.Random(0)
+    names = list(fns)
     for fn in fns.values():
         fn()
     times = {name: [] for name in fns}
     for _ in range(rounds):
-        for name, fn in fns.items():
+        order.shuffle(names)
+        for name in names:
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - t0)
     return times

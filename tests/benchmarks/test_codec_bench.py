@@ -1,0 +1,21 @@
+"""The codec benchmark runs end to end on a small array and reports every row and check (timings are not
+asserted: speed is measured by the script, not by tests)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_codec_benchmark_runs_and_reports_every_check(tmp_path):
+    out = tmp_path / "codec.json"
+    proc = subprocess.run([sys.executable, "benchmarks/codec.py", "--n", "65536", "--repeat", "2", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr  # 1 = a target missed on this tiny, noisy size
+    data = json.loads(out.read_text())
+    assert len(data["checks"]) == 5 and set(data["median_ratios"]) == {
+        "dybit4c2 encode / copy", "dybit4c2 quantize / copy", "dybit4c2 encode / INT fake-quant",
+        "dybit4c2 quantize / INT fake-quant", "dybit4c2 decode / copy"}
+    assert all(len(v) == 2 and min(v) > 0 for v in data["rounds_seconds"].values())
+    assert "dybit4c2 quantize" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
