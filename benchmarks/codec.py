@@ -32,6 +32,28 @@ def naive_lut(x, levels, scale):
     return levels[np.searchsorted(mids, v)] * scale
 
 
+def mse_search_speed(repeat: int) -> dict:
+    """The per-group squared error behind every MSE scale/cap search (adaptive ``dybitN`` fits 3 caps × 41
+    clip ratios): the fused kernel against the NumPy expression it replaced, on a 512 × 4608 weight."""
+    from quant.choose import group_sse, quantize_groups
+
+    g = np.random.default_rng(1).standard_normal((512, 4608)).astype(np.float32)
+    fmt = get_format("dybit4c2")
+    scale = (np.abs(g).max(axis=1) / fmt.max_level).astype(np.float32)
+
+    def numpy_sse():
+        d = quantize_groups(fmt, g, scale) - g
+        return np.einsum("ij,ij->i", d, d, dtype=np.float64)
+
+    rounds = interleaved({"numpy": numpy_sse, "fused": lambda: group_sse(fmt, g, scale),
+                          "fit": lambda: get_format("dybit4").fit(g, granularity="channel")}, max(repeat // 3, 2))
+    ratio = float(np.median(np.array(rounds["fused"]) / np.array(rounds["numpy"])))
+    print(f"MSE search, 512×4608 weight: group squared error fused {min(rounds['fused']) * 1e3:.2f} ms vs NumPy "
+          f"{min(rounds['numpy']) * 1e3:.2f} ms ({ratio:.2f}×); dybit4 per-channel fit "
+          f"{min(rounds['fit']) * 1e3:.0f} ms")
+    return {"fused_over_numpy": ratio, "fit_seconds": min(rounds["fit"])}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=16 * 1024 * 1024)
@@ -97,10 +119,11 @@ def main(argv=None):
     for (k, r), lim in zip(ratios.items(), limits, strict=True):
         checks[f"{k} ≤ {lim}"] = ok = r <= lim
         print(f"{'PASS' if ok else 'MISS'}  {k} = {r:.3f} (target ≤ {lim})")
+    mse = mse_search_speed(args.repeat)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"n": args.n, "best_seconds": times, "rounds_seconds": rounds, "median_ratios": ratios,
-                       "preallocated_quantize_ratio": prealloc,
+                       "preallocated_quantize_ratio": prealloc, "mse_search": mse,
                        "checks": checks}, fh, indent=2)
     return 0 if all(checks.values()) else 1
 

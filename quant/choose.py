@@ -52,8 +52,13 @@ def quantize_groups(fmt, g: np.ndarray, scale: np.ndarray, zp: np.ndarray | None
 
 
 def group_sse(fmt, g, scale, zp=None) -> np.ndarray:
-    d = quantize_groups(fmt, g, scale, zp) - g
-    return np.einsum("ij,ij->i", d, d, dtype=np.float64)
+    """Sum of squared quantisation errors of each row of a (G × M) group view, float64."""
+    from quant.formats import _kernels as K  # quant.formats imports this module
+
+    g = np.ascontiguousarray(g, np.float32)
+    out = np.empty(g.shape[0], np.float64)
+    K.row_sq_err(quantize_groups(fmt, g, scale, zp), g, out)  # fused: no difference array, no float64 copy
+    return out
 
 
 def _amax(g: np.ndarray, method: str, percentile: float) -> np.ndarray:

@@ -242,3 +242,17 @@ def int_fake_quant(x, scale, zp, block, qmin, qmax, out):
                 q = (v + _ROUND32) - _ROUND32
                 os_[c] = np.float32(min(max(q, qmin), qmax) - z) * s
     return exp_max == _EXP_MASK
+
+
+@nb.njit(**dict(_JIT, fastmath={"reassoc", "contract"}))
+def row_sq_err(q, x, out):
+    """out[r] = Σ_c (q[r, c] − x[r, c])² with the difference in float32 (as the codec produces q) and the
+    sum in float64. reassoc lets the sum vectorise; this kernel does no rounding trick that reassociation
+    could undo."""
+    for r in range(q.shape[0]):
+        acc = 0.0
+        qs, xs = q[r], x[r]
+        for c in range(qs.shape[0]):
+            d = np.float64(np.float32(qs[c] - xs[c]))
+            acc += d * d
+        out[r] = acc

@@ -101,3 +101,17 @@ def test_layout_errors():
         choose_qparams(get_format("int4"), np.array([1.0, np.inf]))
     with pytest.raises(QuantError, match="shape"):
         get_format("int4").encode(np.ones((4, 2)), QParams(np.ones((5, 1)), Layout((5, 2), "channel")))
+
+
+@pytest.mark.parametrize("name", ["dybit4c2", "int4", "uint4", "nf4", "e2m1"])
+def test_group_sse_equals_the_plain_numpy_sum_of_squares(name, rng):
+    from quant.choose import group_sse, quantize_groups
+
+    fmt = get_format(name)
+    g = (rng.standard_t(3, (37, 301)) * 2).astype(np.float32)
+    scale = (np.abs(g).max(axis=1) / fmt.max_level * 0.8).astype(np.float32)
+    zp = np.full(37, 3.0, np.float32) if fmt.affine else None
+    d = quantize_groups(fmt, g, scale, zp) - g
+    expected = (d.astype(np.float64) ** 2).sum(axis=1)
+    np.testing.assert_allclose(group_sse(fmt, g, scale, zp), expected, rtol=1e-12)
+    assert group_sse(fmt, np.zeros((3, 0), np.float32), np.ones(3, np.float32)).tolist() == [0.0, 0.0, 0.0]
