@@ -81,7 +81,7 @@ def dybit_encode(x, scale, block, L, cap, out):
                 magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
                 a = min(np.uint32(u & _ABS_MASK).view(np.float32), vmax)
                 t = np.float32(a + magic)
-                # the low 8 bits of t are the code (the magic's own low bits are 0)
+                # t's mantissa is 0x400000 + code, so its low byte is the code (2^22 has none set)
                 os_[c] = np.uint8(np.int32(t.view(np.int32) + (sign_bit if v < neg_zero_limit else np.int32(0))))
     return exp_max == _EXP_MASK
 
