@@ -42,6 +42,12 @@ def _dybit_magic(L, cap):
 
 
 @nb.njit(**_JIT_FMA)
+def _region_magic(p, A, c_lo, c_hi):
+    """The magic C_e of the region whose values have float exponent part p (see ``dybit_encode``)."""
+    return min(max(p * (A * p - np.float32(3.0)), c_lo), c_hi)
+
+
+@nb.njit(**_JIT_FMA)
 def dybit_encode(x, scale, block, L, cap, out):
     """Nearest DyBit(L+1, cap) code of x/scale, ties to the even code, saturating.
 
@@ -63,7 +69,6 @@ def dybit_encode(x, scale, block, L, cap, out):
     R, D = x.shape
     Rs = scale.shape[0]
     A, c_lo, c_hi, vmax = _dybit_magic(L, cap)
-    three = np.float32(3.0)
     sign_bit = np.int32(1 << L)
     neg_zero_limit = np.float32(-(2.0 ** -L))
     exp_max = np.uint32(0)
@@ -78,7 +83,7 @@ def dybit_encode(x, scale, block, L, cap, out):
                 pb = np.uint32(u & _EXP_MASK)
                 exp_max = max(exp_max, pb)
                 p = pb.view(np.float32)
-                magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
+                magic = np.float32(_region_magic(p, A, c_lo, c_hi))
                 a = min(np.uint32(u & _ABS_MASK).view(np.float32), vmax)
                 t = np.float32(a + magic)
                 # t's mantissa is 0x400000 + code, so its low byte is the code (2^22 has none set)
@@ -94,7 +99,6 @@ def dybit_quantize(x, scale, block, L, cap, out):
     R, D = x.shape
     Rs = scale.shape[0]
     A, c_lo, c_hi, vmax = _dybit_magic(L, cap)
-    three = np.float32(3.0)
     exp_max = np.uint32(0)
     for r in range(R):
         rs = r % Rs
@@ -106,7 +110,7 @@ def dybit_quantize(x, scale, block, L, cap, out):
                 pb = np.uint32(v.view(np.uint32) & _EXP_MASK)
                 exp_max = max(exp_max, pb)
                 p = pb.view(np.float32)
-                magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
+                magic = np.float32(_region_magic(p, A, c_lo, c_hi))
                 vc = max(min(v, vmax), -vmax)
                 os_[c] = ((vc + magic) - magic) * s
     return exp_max == _EXP_MASK
@@ -127,8 +131,7 @@ def dybit_decode(codes, scale, block, L, cap, out):
     """
     R, D = codes.shape
     Rs = scale.shape[0]
-    A, c_lo, c_hi, vmax = _dybit_magic(L, cap)
-    three = np.float32(3.0)
+    A, c_lo, c_hi, _ = _dybit_magic(L, cap)
     sign_code = np.float32(2.0 ** L)
     z_plus_half = np.float32(2.0 ** L - 0.5)
     p_from_z = np.int32((L + 252) << 23)  # wraps for L >= 4; the difference below does not
@@ -146,7 +149,7 @@ def dybit_decode(codes, scale, block, L, cap, out):
                 m = np.float32(k - sign_code if k >= sign_code else k)
                 z = np.float32(z_plus_half - m)
                 p = np.int32(p_from_z - np.int32(z.view(np.int32) & np.int32(_EXP_MASK))).view(np.float32)
-                magic = np.float32(min(max(p * (A * p - three), c_lo), c_hi))
+                magic = np.float32(_region_magic(p, A, c_lo, c_hi))
                 m_bits = np.float32(m + m_to_low_byte).view(np.int32)
                 t = np.int32(np.int32(magic.view(np.int32) & ~low_byte) | np.int32(m_bits & low_byte)).view(np.float32)
                 os_[c] = (t - magic) * (-s if k > sign_code else s)
