@@ -123,9 +123,7 @@ class NumberFormat:
         x2d, block = qp.layout.to_2d(xa)
         s2d, z2d = qp.kernel_args()
         out = np.empty(x2d.shape, np.uint8 if op == "encode" else np.float32)
-        bad = self._kernel(op, x2d, s2d, z2d, block, out)
-        if bad and not np.isfinite(xa).all():  # a flag without NaN/Inf input is an overflow: saturated
-            _raise_nonfinite(xa, self.name)
+        check_kernel_flag(self._kernel(op, x2d, s2d, z2d, block, out), xa, self.name)
         return qp.layout.from_2d(out)
 
     def _decode_kernel(self, c2d, s2d, z2d, block, out) -> bool:
@@ -146,8 +144,14 @@ class NumberFormat:
         return packing.unpack(data, self.bits, count)
 
 
-def _raise_nonfinite(xa: np.ndarray, name: str):
+def check_kernel_flag(flagged, xa: np.ndarray, name: str):
+    """Raise for NaN/Inf in ``xa`` when a quantising kernel flagged an all-ones exponent. The flag alone
+    may be an overflowing x/scale, which the kernel saturated: x is only scanned when flagged."""
+    if not flagged:
+        return
     nonfinite = ~np.isfinite(xa)
+    if not nonfinite.any():
+        return
     idx = tuple(int(i) for i in np.argwhere(nonfinite)[0])
     raise QuantError(f"x: {int(nonfinite.sum())} non-finite value(s) (first {float(xa[idx])!r} at index {idx}); "
                      f"{name} cannot encode NaN or Inf")

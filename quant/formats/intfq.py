@@ -11,7 +11,7 @@ import numpy as np
 from quant._arrays import like, to_numpy
 from quant.errors import QuantError
 from quant.formats import _kernels as K
-from quant.formats.base import NumberFormat, _raise_nonfinite
+from quant.formats.base import NumberFormat, check_kernel_flag
 from quant.scaling import QParams, as_qparams
 
 
@@ -26,9 +26,7 @@ def int_fake_quant(x, scale, bits: int, *, zero_point=None, unsigned: bool = Fal
     x2d, block = qp.layout.to_2d(xa)
     s2d, z2d = qp.kernel_args()
     out = np.empty(x2d.shape, np.float32)
-    overflow_or_nonfinite = K.int_fake_quant(x2d, s2d, z2d, block, np.float32(qmin), np.float32(qmax), out)
-    if overflow_or_nonfinite and not np.isfinite(xa).all():  # overflow alone saturates
-        _raise_nonfinite(xa, f"int{bits}")
+    check_kernel_flag(K.int_fake_quant(x2d, s2d, z2d, block, np.float32(qmin), np.float32(qmax), out), xa, f"int{bits}")
     return like(qp.layout.from_2d(out), x)
 
 
