@@ -35,3 +35,10 @@ def interleaved(fns: dict, rounds: int = 7) -> dict:
             fns[name]()
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def median_ratio(times, reference) -> float:
+    """Median over rounds of times[i] / reference[i] (two lists from one ``interleaved`` call)."""
+    import numpy as np
+
+    return float(np.median(np.asarray(times) / np.asarray(reference)))

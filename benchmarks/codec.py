@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-from _timing import interleaved  # noqa: E402 - one warm-up round (JIT compile), then N rounds
+from _timing import interleaved, median_ratio  # noqa: E402 - one warm-up round (JIT compile), then N rounds
 
 from quant import get_format  # noqa: E402
 from quant.formats import _kernels as K  # noqa: E402
@@ -47,7 +47,7 @@ def mse_search_speed(repeat: int) -> dict:
 
     rounds = interleaved({"numpy": numpy_sse, "fused": lambda: group_sse(fmt, g, scale),
                           "fit": lambda: get_format("dybit4").fit(g, granularity="channel")}, max(repeat // 3, 2))
-    ratio = float(np.median(np.array(rounds["fused"]) / np.array(rounds["numpy"])))
+    ratio = median_ratio(rounds["fused"], rounds["numpy"])
     print(f"MSE search, 512×4608 weight: group squared error fused {min(rounds['fused']) * 1e3:.2f} ms vs NumPy "
           f"{min(rounds['numpy']) * 1e3:.2f} ms ({ratio:.2f}×); dybit4 per-channel fit "
           f"{min(rounds['fit']) * 1e3:.0f} ms")
@@ -95,30 +95,24 @@ def main(argv=None):
     }
     rounds = interleaved(rows, args.repeat)
     ref_copy, ref_int = rounds["np.copy"], rounds["INT4 fake-quant (project, arithmetic)"]
-
-    def median_ratio(name, ref):
-        return float(np.median(np.array(rounds[name]) / np.array(ref)))
-
     times = {k: min(v) for k, v in rounds.items()}
     print(f"{args.n:,} float32 values, {args.repeat} interleaved rounds, one thread")
     print(f"{'operation':50s} {'best ms':>8s} {'× copy':>7s} {'× INT fq':>9s}   (medians of per-round ratios)")
     for k in rows:
-        print(f"{k:50s} {times[k] * 1e3:8.1f} {median_ratio(k, ref_copy):7.2f} {median_ratio(k, ref_int):9.2f}")
-    ratios = {
-        "dybit4c2 encode / copy": median_ratio("dybit4c2 encode", ref_copy),
-        "dybit4c2 quantize / copy": median_ratio("dybit4c2 quantize", ref_copy),
-        "dybit4c2 encode / INT fake-quant": median_ratio("dybit4c2 encode", ref_int),
-        "dybit4c2 quantize / INT fake-quant": median_ratio("dybit4c2 quantize", ref_int),
-        "dybit4c2 decode / copy": median_ratio("dybit4c2 decode", ref_copy),
-    }
-    limits = [3, 3, 1, 1, 2]
-    prealloc = float(np.median(np.array(rounds["dybit4c2 quantize kernel, preallocated output"])
-                               / np.array(rounds["INT4 fake-quant kernel, preallocated output"])))
+        print(f"{k:50s} {times[k] * 1e3:8.1f} {median_ratio(rounds[k], ref_copy):7.2f} "
+              f"{median_ratio(rounds[k], ref_int):9.2f}")
+    prealloc = median_ratio(rounds["dybit4c2 quantize kernel, preallocated output"],
+                            rounds["INT4 fake-quant kernel, preallocated output"])
     print(f"(for information) dybit4c2 quantize / INT fake-quant, kernels into preallocated buffers = {prealloc:.2f}")
-    checks = {}
-    for (k, r), lim in zip(ratios.items(), limits, strict=True):
-        checks[f"{k} ≤ {lim}"] = ok = r <= lim
-        print(f"{'PASS' if ok else 'MISS'}  {k} = {r:.3f} (target ≤ {lim})")
+    ratios, checks = {}, {}
+    for op, (ref_name, ref), limit in (("encode", ("copy", ref_copy), 3), ("quantize", ("copy", ref_copy), 3),
+                                       ("encode", ("INT fake-quant", ref_int), 1),
+                                       ("quantize", ("INT fake-quant", ref_int), 1),
+                                       ("decode", ("copy", ref_copy), 2)):
+        key = f"dybit4c2 {op} / {ref_name}"
+        ratios[key] = r = median_ratio(rounds[f"dybit4c2 {op}"], ref)
+        checks[f"{key} ≤ {limit}"] = ok = r <= limit
+        print(f"{'PASS' if ok else 'MISS'}  {key} = {r:.3f} (target ≤ {limit})")
     mse = mse_search_speed(args.repeat)
     if args.json:
         with open(args.json, "w") as fh:
