@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, imported on first use (importing archsim stays light)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -15,8 +16,16 @@ def _plt():
     return plt
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write (110 dpi) and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def plot_result(res, out: Path) -> dict:
-    plt = _plt()
+    plt = pyplot()
     files = {}
     layers = res.layers
     names = [r["name"] for r in layers]
@@ -30,10 +39,7 @@ def plot_result(res, out: Path) -> dict:
     ax.set_ylabel("latency (ms)")
     ax.set_title(f"{res.model} on {res.hw.name}: per-layer latency ({res.engine})")
     ax.legend()
-    fig.tight_layout()
-    files["latency_png"] = out / "latency.png"
-    fig.savefig(files["latency_png"], dpi=110)
-    plt.close(fig)
+    files["latency_png"] = save_figure(fig, out / "latency.png")
 
     comps = list(layers[0]["energy_pj"])
     fig, ax = plt.subplots(figsize=(max(8, len(layers) * 0.22), 4))
@@ -46,10 +52,7 @@ def plot_result(res, out: Path) -> dict:
     ax.set_ylabel("energy (µJ)")
     ax.set_title("per-layer energy breakdown")
     ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    files["energy_png"] = out / "energy.png"
-    fig.savefig(files["energy_png"], dpi=110)
-    plt.close(fig)
+    files["energy_png"] = save_figure(fig, out / "energy.png")
 
     # roofline at 8-bit peak: performance (MAC/cycle) vs operational intensity (MAC per DRAM byte)
     hw = res.hw
@@ -71,8 +74,5 @@ def plot_result(res, out: Path) -> dict:
     ax.set_ylabel("attained MAC / cycle")
     ax.set_title(f"roofline: {res.model} on {hw.name}")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    files["roofline_png"] = out / "roofline.png"
-    fig.savefig(files["roofline_png"], dpi=110)
-    plt.close(fig)
+    files["roofline_png"] = save_figure(fig, out / "roofline.png")
     return files

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from archsim.plots import pyplot, save_figure
+
 UNITS = {"latency": ("latency", 1e3, "ms"), "energy": ("energy", 1e3, "mJ"), "area": ("area", 1.0, "mm²"),
          "error": ("error proxy", 1.0, "")}
 
 
 def plot_search(result, out: Path) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     files = {}
     objs = list(result.objectives)
     A = np.array([[a["values"][o] for o in objs] for a in result.archive]) if result.archive else np.zeros((0, 1))
@@ -32,11 +30,7 @@ def plot_search(result, out: Path) -> dict:
         ax.set_ylabel(f"{nj} ({uj})" if uj else nj)
         ax.set_title(f"{objs[i]} vs {objs[j]}")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        key = f"front_{objs[i]}_{objs[j]}_png"
-        files[key] = out / f"front_{objs[i]}_{objs[j]}.png"
-        fig.savefig(files[key], dpi=110)
-        plt.close(fig)
+        files[f"front_{objs[i]}_{objs[j]}_png"] = save_figure(fig, out / f"front_{objs[i]}_{objs[j]}.png")
     if len(Fr) > 1 and len(objs) > 1:
         fig, ax = plt.subplots(figsize=(6, 4))
         lo, hi = Fr.min(0), Fr.max(0)
@@ -46,10 +40,7 @@ def plot_search(result, out: Path) -> dict:
         ax.set_xticks(range(len(objs)), objs)
         ax.set_ylabel("normalised (0 = best on the front)")
         ax.set_title("Pareto front, parallel coordinates")
-        fig.tight_layout()
-        files["parallel_png"] = out / "front_parallel.png"
-        fig.savefig(files["parallel_png"], dpi=110)
-        plt.close(fig)
+        files["parallel_png"] = save_figure(fig, out / "front_parallel.png")
     fig, ax = plt.subplots(figsize=(5.5, 4))
     if result.hv_history:
         h = np.array(result.hv_history)
@@ -62,8 +53,5 @@ def plot_search(result, out: Path) -> dict:
     ax.set_ylabel("hypervolume (normalised objectives)")
     ax.set_title("hypervolume vs evaluations")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    files["hv_png"] = out / "hypervolume.png"
-    fig.savefig(files["hv_png"], dpi=110)
-    plt.close(fig)
+    files["hv_png"] = save_figure(fig, out / "hypervolume.png")
     return files
