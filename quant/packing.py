@@ -34,7 +34,11 @@ def pack(codes, bits: int) -> np.ndarray:
 def unpack(data, bits: int, count: int) -> np.ndarray:
     """Inverse of ``pack``: the first ``count`` codes as uint8."""
     _check_bits(bits)
-    d = to_numpy(data, what="data", dtype=np.uint8).reshape(-1)
+    d = to_numpy(data, what="data", dtype=None).reshape(-1)
+    if not np.issubdtype(d.dtype, np.integer) or (d.size and (d.min() < 0 or d.max() > 255)):
+        raise QuantError(f"data: expected bytes (integers in 0..255), got dtype {d.dtype}"
+                         + (f", range [{d.min()}, {d.max()}]" if d.size and np.issubdtype(d.dtype, np.number) else ""))
+    d = d.astype(np.uint8, copy=False)
     need = packed_nbytes(count, bits)
     if count < 0 or d.size < need:
         raise QuantError(f"data: {count} codes of {bits} bits need {need} bytes, got {d.size}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from quant._arrays import to_numpy
 from quant.errors import QuantError
 
 GRANULARITIES = ("tensor", "channel", "block", "element")
@@ -157,7 +158,7 @@ def as_qparams(scale, shape: tuple) -> QParams:
         return scale
     if scale is None:
         raise QuantError("scale: required (pass a number, an array or QParams from choose_qparams)")
-    s = np.asarray(scale.detach().cpu().numpy() if hasattr(scale, "detach") else scale, dtype=np.float32)
+    s = to_numpy(scale, what="scale")
     if s.size == 1:
         return QParams(s.reshape(()), Layout(tuple(shape)))
     if s.ndim == len(shape):

@@ -98,7 +98,7 @@ class NumberFormat:
         c = to_numpy(codes, what="codes", dtype=None)
         if not np.issubdtype(c.dtype, np.integer):
             raise QuantError(f"codes: expected an integer array, got dtype {c.dtype}")
-        c8 = np.ascontiguousarray(c, dtype=np.uint8)
+        c8 = np.asarray(c, dtype=np.uint8, order="C")
         qp = self.qparams(c8, scale, zero_point=zero_point)
         c2d, block = qp.layout.to_2d(c8)
         s2d, z2d = qp.kernel_args()

@@ -103,6 +103,19 @@ def test_torch_in_torch_out():
     assert np.array_equal(q.numpy(), f.quantize(t.numpy(), 0.5))
 
 
+@pytest.mark.parametrize("name", ["dybit4c2", "int4", "nf4", "e2m1"])
+def test_shape_and_container_kept_for_0d_and_odd_dtypes(name):
+    f = get_format(name)
+    for x in (np.float32(1.3), torch.tensor(-0.7), np.array(2.2, np.float64)):
+        q, c = f.quantize(x, 0.5), f.encode(x, 0.5)
+        assert q.shape == () and c.shape == () and type(q) is type(c)
+        assert isinstance(q, torch.Tensor) == isinstance(x, torch.Tensor)
+        assert float(f.decode(c, 0.5)) == float(q)
+    # torch dtypes NumPy has no equivalent for are widened, not refused
+    t = torch.linspace(-2, 2, 9)
+    assert torch.equal(f.quantize(t.bfloat16(), 0.5), f.quantize(t.bfloat16().float(), 0.5))
+
+
 def test_int_fake_quant_equals_int_format(rng):
     x = rng.standard_normal(10000).astype(np.float32)
     for bits in (2, 4, 8):
@@ -138,6 +151,8 @@ def test_passthrough_formats():
     (lambda: get_format("e2m1").decode(np.array([3, -1]), 1.0), "-1"),
     (lambda: get_format("e2m1").decode(np.array([0.5]), 1.0), "integer"),
     (lambda: get_format("int4").encode(np.array(["a"]), 1.0), "numeric"),
+    (lambda: get_format("int4").encode(np.ones(3, np.complex64), 1.0), "x: expected a real numeric"),
+    (lambda: get_format("dybit4c2").quantize(np.ones(3, np.float32), "a"), "scale: expected a real numeric"),
 ])
 def test_bad_input_gets_a_clear_error(call, match):
     with pytest.raises(QuantError, match=match):

@@ -34,6 +34,8 @@ def test_format_pack_and_storage_size(rng):
     (lambda: pack(np.array([1]), 9), "bits"),
     (lambda: unpack(np.zeros(1, np.uint8), 3, 5), "need 2 bytes"),
     (lambda: pack(np.array([0.5]), 3), "integers"),
+    (lambda: unpack(np.array([1.7]), 3, 2), "data: expected bytes"),
+    (lambda: unpack(np.array([300]), 3, 2), "range \\[300, 300\\]"),
 ])
 def test_packing_errors(call, match):
     with pytest.raises(QuantError, match=match):
