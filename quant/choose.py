@@ -24,10 +24,12 @@ def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None
     if not np.isfinite(xa).all():
         bad = int((~np.isfinite(xa)).sum())
         raise QuantError(f"x: {bad} non-finite value(s); cannot choose a {fmt.name} scale for NaN/Inf")
-    gran = granularity or fmt.default_granularity
+    gran = granularity or ("block" if block is not None else fmt.default_granularity)
+    if block is not None and gran != "block":
+        raise QuantError(f"block: {block!r} given with granularity {gran!r}; use granularity='block'")
     if axis is None:
         axis = -1 if gran == "block" else 0
-    lay = Layout(tuple(xa.shape), gran, axis, block or fmt.default_block)
+    lay = Layout(tuple(xa.shape), gran, axis, fmt.default_block if block is None else block)
     method = method or ("mx" if fmt.scale_rule == "mx" else "max")
     if method not in METHODS:
         raise QuantError(f"method: {method!r} is not one of {', '.join(METHODS)}")

@@ -3,7 +3,7 @@
 ``FakeQuantize`` quantises a tensor with a ``quant.formats`` format in the forward pass (the bit-exact codec)
 and passes gradients straight through inside the clip range, zero outside (STE). Its scale is calibrated
 from observed data (``max``/``percentile``/``mse``) or, with ``learn_scale=True``, learnt (LSQ-style
-gradient). Per-tensor or per-channel (weights: output channels).
+gradient). Per tensor, per channel (weights: output channels) or per block (weights; MX formats always).
 """
 from __future__ import annotations
 
@@ -24,25 +24,22 @@ class _STEQuant(torch.autograd.Function):
     def forward(ctx, x, scale, fq):
         q = fq._quantize_numpy(x.detach().cpu().numpy(), scale.detach().cpu().numpy())
         q_t = torch.from_numpy(q).to(x.device)
-        lo, hi = fq.clip_range(scale)
+        lo, hi = fq.clip_range(scale, x.shape)
         inside = (x >= lo) & (x <= hi)
-        ctx.save_for_backward(inside, x, q_t, scale)
+        ctx.save_for_backward(inside, x, q_t, fq.broadcast_scale(scale.detach(), x.shape))
         ctx.learn = scale.requires_grad
         ctx.fq = fq
         return q_t
 
     @staticmethod
     def backward(ctx, grad):
-        inside, x, q, scale = ctx.saved_tensors
+        inside, x, q, s = ctx.saved_tensors
         gx = grad * inside.to(grad.dtype)
         gs = None
         if ctx.learn:  # LSQ: d q / d s = (q − x)/s inside the range, the clip level outside
-            s = scale
-            d = torch.where(inside, (q - x) / s, q / s)
-            g = grad * d
-            red = [i for i in range(g.dim()) if s.dim() == 0 or s.shape[i] == 1] if s.dim() else list(range(g.dim()))
-            gs = g.sum(dim=red, keepdim=s.dim() > 0) if red else g
-            gs = gs.reshape(s.shape) / np.sqrt(max(x.numel() / max(s.numel(), 1), 1) * ctx.fq.max_level)
+            g = grad * torch.where(inside, (q - x) / s, q / s)
+            gs = ctx.fq.sum_per_scale(g)
+            gs = gs / np.sqrt(max(x.numel() / max(gs.numel(), 1), 1) * ctx.fq.max_level)
         return gx, gs, None
 
 
@@ -79,13 +76,45 @@ class FakeQuantize(nn.Module):
         f = self.fmt
         return float(max(c.max_level for c in f.candidates)) if self.adaptive else f.max_level
 
-    def clip_range(self, scale: torch.Tensor):
+    @property
+    def layout(self) -> Layout | None:
+        """How the (compact) scale maps onto the tensor, once frozen."""
+        qp = self._adaptive_params.qparams if self._adaptive_params is not None else getattr(self, "_qp", None)
+        return None if qp is None else qp.layout
+
+    def broadcast_scale(self, scale: torch.Tensor, shape) -> torch.Tensor:
+        """The compact scale as a tensor that broadcasts against the quantised tensor: per-block scales are
+        repeated ``block`` times along their axis (tensor and channel scales broadcast as they are)."""
+        lay = self.layout
+        if lay is None or lay.granularity != "block" or tuple(shape) != tuple(lay.shape):
+            return scale
+        return scale.repeat_interleave(lay.block, dim=lay.axis).narrow(lay.axis, 0, lay.shape[lay.axis])
+
+    def sum_per_scale(self, g: torch.Tensor) -> torch.Tensor:
+        """Sum an element-wise tensor over each scale group, in the compact scale's shape."""
+        s = self.scale
+        lay = self.layout
+        if lay is not None and lay.granularity == "block" and tuple(g.shape) == tuple(lay.shape):
+            n, b, nb = lay.shape[lay.axis], lay.block, s.shape[lay.axis]
+            moved = torch.nn.functional.pad(g.movedim(lay.axis, -1), (0, nb * b - n))
+            return moved.reshape(*moved.shape[:-1], nb, b).sum(-1).movedim(-1, lay.axis)
+        red = [i for i in range(g.dim()) if s.dim() == 0 or s.shape[i] == 1]
+        return (g.sum(dim=red, keepdim=s.dim() > 0) if red else g).reshape(s.shape)
+
+    def clip_range(self, scale: torch.Tensor, shape=None):
+        """(lo, hi) outside which the STE passes no gradient: the format's extreme levels times the scale,
+        for adaptive formats those of the grid each group chose."""
         f = self.fmt
+        s = self.broadcast_scale(scale.detach(), shape) if shape is not None else scale.detach()
+        p = self._adaptive_params
+        if self.adaptive and p is not None and shape is not None and tuple(shape) == tuple(p.qparams.layout.shape):
+            level = np.array([c.max_level for c in f.candidates], np.float32)[p.qparams.layout.expand(p.choice)]
+            hi = torch.from_numpy(np.ascontiguousarray(level)).to(s.device) * s
+            return -hi, hi
         if self.adaptive:
             lo, hi = -self.max_level, self.max_level
         else:
             lo, hi = float(f.levels.min()), float(f.levels.max())
-        s = scale.detach()
         return lo * s, hi * s
 
     # ------------------------------------------------------------------ calibration
@@ -115,8 +144,7 @@ class FakeQuantize(nn.Module):
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: no calibration data was observed")
         gran = self.granularity if self.role == "weight" else "tensor"
         if self.adaptive:
-            self._adaptive_params = self.fmt.fit(data, granularity=gran if gran != "block" else "tensor",
-                                                 axis=self.axis, method="mse")
+            self._adaptive_params = self.fmt.fit(data, granularity=gran, axis=self.axis, method="mse")
             scale = torch.from_numpy(np.asarray(self._adaptive_params.qparams.scale, np.float32))
         else:
             qp = choose_qparams(self.fmt, data, self.method, granularity=gran, axis=self.axis,

@@ -83,6 +83,14 @@ class Layout:
             return np.ascontiguousarray(s.reshape(-1, 1))
         return np.ascontiguousarray(np.moveaxis(s, self.axis, -1)).reshape(-1, s.shape[self.axis])
 
+    def expand(self, compact: np.ndarray) -> np.ndarray:
+        """A per-group array in compact form (``scale_shape``) → one value per element of the tensor."""
+        compact = np.asarray(compact)
+        if self.granularity == "block":
+            full = np.repeat(compact, self.block, axis=self.axis)
+            compact = np.take(full, np.arange(self.shape[self.axis]), axis=self.axis)
+        return np.broadcast_to(compact, self.shape)
+
     def groups(self, x: np.ndarray) -> np.ndarray:
         """(G × M) array with one row per scale group, for statistics; blocks are zero-padded."""
         if self.granularity == "tensor":

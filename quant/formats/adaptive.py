@@ -1,4 +1,4 @@
-"""Formats that pick, per tensor or per output channel, the best of several fixed grids.
+"""Formats that pick, per tensor, per output channel or per block, the best of several fixed grids.
 
 ``dybitN`` chooses the exponent cap (and scale) of DyBit(N, cap); ``antN`` chooses among INT, flint and
 PoT as ANT does (Guo et al., MICRO 2022). The choice minimises the quantisation MSE of each group.
@@ -48,18 +48,27 @@ class AdaptiveFormat:
         raise QuantError(f"{self.name}: the grid is chosen per tensor/channel from "
                          f"{[c.name for c in self.candidates]}; ask a candidate for its levels")
 
-    def fit(self, x, *, granularity: str = "tensor", axis: int = 0, method: str = "mse") -> AdaptiveParams:
-        if granularity not in ("tensor", "channel"):
-            raise QuantError(f"{self.name}: granularity must be 'tensor' or 'channel', got {granularity!r}")
+    def fit(self, x, *, granularity: str = "tensor", axis: int | None = None, block: int | None = None,
+            method: str = "mse") -> AdaptiveParams:
+        """Choose, for each scale group, the candidate (and its scale) with the least squared error. Groups
+        are the whole tensor, each slice along ``axis`` (default 0) or blocks of ``block`` values along
+        ``axis`` (default: the last axis, 32 values), as in ``choose_qparams``."""
+        if granularity not in ("tensor", "channel", "block"):
+            raise QuantError(f"{self.name}: granularity must be 'tensor', 'channel' or 'block', got {granularity!r}")
+        if block is not None and granularity != "block":
+            raise QuantError(f"block: {block!r} given with granularity {granularity!r}; use granularity='block'")
         xa = to_numpy(x)
-        lay = Layout(tuple(xa.shape), granularity, axis)
+        axis = (-1 if granularity == "block" else 0) if axis is None else axis
+        if granularity == "block" and block is None:
+            block = self.candidates[0].default_block
+        lay = Layout(tuple(xa.shape), granularity, axis, 1 if block is None else block)
         g = lay.groups(xa)
         best_err = np.full(g.shape[0], np.inf)
         choice = np.zeros(g.shape[0], np.int64)
         scale = np.ones(g.shape[0], np.float32)
         for i, cand in enumerate(self.candidates):
-            qp = choose_qparams(cand, xa, method, granularity=granularity, axis=axis)
-            s = qp.scale.reshape(-1) if granularity == "channel" else np.broadcast_to(qp.scale, (g.shape[0],))
+            qp = choose_qparams(cand, xa, method, granularity=granularity, axis=axis, block=block)
+            s = lay.scale_to_2d(qp.scale).reshape(-1)  # one scale per row of g, in the same order
             err = group_sse(cand, g, s)
             better = err < best_err
             best_err = np.where(better, err, best_err)
@@ -73,7 +82,7 @@ class AdaptiveFormat:
         arr = to_numpy(x, dtype=None if op == "decode" else np.float32)
         if not isinstance(params, AdaptiveParams):
             raise QuantError(f"{self.name}: pass the AdaptiveParams returned by fit(), not {type(params).__name__}")
-        pick = np.broadcast_to(params.choice, arr.shape)
+        pick = params.qparams.layout.expand(params.choice)
         out = np.empty(arr.shape, out_dtype)
         for i, cand in enumerate(self.candidates):
             where = pick == i
@@ -88,9 +97,9 @@ class AdaptiveFormat:
     def decode(self, codes, params: AdaptiveParams):
         return like(self._per_candidate(codes, params, "decode", np.float32), codes)
 
-    def quantize(self, x, params: AdaptiveParams | None = None, *, granularity: str = "tensor", axis: int = 0,
-                 method: str = "mse"):
-        params = params or self.fit(x, granularity=granularity, axis=axis, method=method)
+    def quantize(self, x, params: AdaptiveParams | None = None, *, granularity: str = "tensor",
+                 axis: int | None = None, block: int | None = None, method: str = "mse"):
+        params = params or self.fit(x, granularity=granularity, axis=axis, block=block, method=method)
         return like(self._per_candidate(x, params, "quantize", np.float32), x)
 
     def pack(self, codes):

@@ -53,6 +53,28 @@ def test_cap1_is_uniform_and_4bit_cap2_is_e2m1_up_to_scale():
     assert np.array_equal(get_format("dybit4c2").levels * 2, get_format("e2m1").levels)
 
 
+@pytest.mark.parametrize("axis, block", [(-1, 16), (0, 3)])
+def test_adaptive_picks_cap_per_block(axis, block, rng):
+    f = get_format("dybit4")
+    w = rng.standard_normal((6, 70)).astype(np.float32)
+    w[:, 40:] = rng.standard_t(1.5, (6, 30))  # heavy-tailed columns: a higher cap should win there
+    params = f.fit(w, granularity="block", block=block, axis=axis)
+    lay = params.qparams.layout
+    assert params.choice.shape == lay.scale_shape and lay.block == block
+    assert len(set(params.chosen_names().reshape(-1))) > 1
+    q = f.quantize(w, params)
+    # every element is its chosen cap's quantisation with the shared block scales, the choice per block
+    # is never worse than another cap's own MSE block scale, and encode/decode agree with quantize
+    pick = lay.expand(params.choice)
+    for i, cand in enumerate(f.candidates):
+        assert np.array_equal(q[pick == i], cand.quantize(w, params.qparams)[pick == i])
+        fixed = cand.quantize(w, method="mse", granularity="block", block=block, axis=axis)
+        assert np.all(lay.groups((q - w) ** 2).sum(1) <= lay.groups((fixed - w) ** 2).sum(1) * (1 + 1e-6))
+    assert np.array_equal(f.decode(f.encode(w, params), params), q)
+    with pytest.raises(QuantError, match="block: 8 given with granularity 'channel'"):
+        f.fit(w, granularity="channel", block=8)
+
+
 @pytest.mark.parametrize("n", range(2, 9))
 def test_every_code_round_trips(n):
     for cap in range(1, n):

@@ -36,6 +36,35 @@ def test_learnable_scale_gets_a_gradient():
     assert fq.scale.grad is not None and torch.isfinite(fq.scale.grad).all() and fq.scale.grad.abs() > 0
 
 
+@pytest.mark.parametrize("fmt, axis", [("mxfp4", 1), ("int4", 0), ("dybit4", 1), ("dybit4", 0)])
+def test_block_scaled_weights_quantise_and_learn_their_block_scales(fmt, axis):
+    torch.manual_seed(0)
+    w = torch.randn(40, 70) * torch.linspace(0.1, 3, 70)  # 70 is not a multiple of the block
+    fq = FakeQuantize(fmt, role="weight", granularity="block", axis=axis, learn_scale=True)
+    fq.freeze(w)
+    lay = fq.layout
+    assert lay.granularity == "block" and tuple(fq.scale.shape) == lay.scale_shape
+    wp = w.clone().requires_grad_(True)
+    q = fq(wp)
+    ref = fq.fmt.quantize(w.numpy(), fq._adaptive_params or fq._qp)
+    assert np.array_equal(q.detach().numpy(), ref)
+    upstream = torch.randn(w.shape)
+    (q * upstream).sum().backward()
+    # STE: the gradient passes exactly where w lies inside its own group's clip range
+    lo, hi = fq.clip_range(fq.scale, w.shape)
+    assert torch.equal(wp.grad, upstream * ((w >= lo) & (w <= hi)))
+    assert 0 < int(((w < lo) | (w > hi)).sum()) or fmt == "mxfp4"  # some values are clipped
+    # LSQ: each block scale gets the sum over its own block of the element-wise gradient, which is what
+    # autograd gives through the broadcast of the scale onto the tensor
+    s = fq.scale.detach().clone().requires_grad_(True)
+    full = fq.broadcast_scale(s, w.shape)
+    inside = (w >= lo) & (w <= hi)
+    d = torch.where(inside, (q.detach() - w) / full.detach(), q.detach() / full.detach())
+    (full * (upstream * d)).sum().backward()
+    norm = np.sqrt(max(w.numel() / s.numel(), 1) * fq.max_level)
+    assert torch.allclose(fq.scale.grad, s.grad / norm, rtol=1e-5, atol=1e-7)
+
+
 def test_bn_folding_is_equivalent():
     torch.manual_seed(0)
     m, _ = get_model("fashion_resnet")

@@ -97,6 +97,11 @@ def test_layout_errors():
         Layout((3, 4), "block", axis=1, block=0)
     with pytest.raises(QuantError, match="method"):
         choose_qparams(get_format("int4"), np.ones(4), "best")
+    with pytest.raises(QuantError, match="block: block size must be a positive integer, got 0"):
+        choose_qparams(get_format("int4"), np.ones((3, 4)), granularity="block", block=0)  # not the default
+    with pytest.raises(QuantError, match="block: 8 given with granularity 'tensor'"):
+        choose_qparams(get_format("int4"), np.ones((3, 4)), granularity="tensor", block=8)
+    assert choose_qparams(get_format("int4"), np.ones((3, 4)), block=2).layout.granularity == "block"
     with pytest.raises(QuantError, match="non-finite"):
         choose_qparams(get_format("int4"), np.array([1.0, np.inf]))
     with pytest.raises(QuantError, match="shape"):
