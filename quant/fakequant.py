@@ -47,14 +47,24 @@ class FakeQuantize(nn.Module):
     """Quantiser of one tensor role (a layer's weight, or its input activations)."""
 
     def __init__(self, fmt: str, *, role: str = "activation", granularity: str = "tensor", axis: int = 0,
-                 method: str = "mse", percentile: float = 99.99, learn_scale: bool = False):
+                 method: str = "mse", percentile: float = 99.99, learn_scale: bool = False,
+                 block_axis: int | None = None):
+        """``axis``: the channel axis of per-channel scales. ``block_axis``: the axis MX blocks run along,
+        the dot product's reduction axis (default 1 for weights, the input channels; −1 for activations)."""
         super().__init__()
         self.fmt_name = get_format(fmt).name
         f = get_format(fmt)
         self.passthrough = f.family == "float"
         self.adaptive = f.family == "adaptive"
-        if not self.passthrough and not self.adaptive and f.default_granularity == "block":
-            granularity = "block"
+        # MX formats (OCP MX v1.0): each block's scale is derived from that block's own maximum, at run time,
+        # for weights and activations alike; there is nothing to calibrate, and no free scale to learn (so
+        # learn_scale, a request for the model's free scales, leaves them as they are)
+        self.dynamic = not (self.passthrough or self.adaptive) and f.scale_rule == "mx"
+        if self.dynamic:
+            learn_scale = False
+            if block_axis is None:
+                block_axis = 1 if role == "weight" else -1
+            granularity, axis, method = "block", block_axis, "mx"
         self.role, self.granularity, self.axis, self.method = role, granularity, axis, method
         self.percentile, self.learn_scale = percentile, learn_scale
         self.calibrating = False
@@ -62,7 +72,7 @@ class FakeQuantize(nn.Module):
         self._seen = 0
         self._adaptive_params = None
         self.register_buffer("scale", torch.ones(()))
-        self.frozen = self.passthrough
+        self.frozen = self.passthrough or self.dynamic
 
     def extra_repr(self) -> str:
         return f"{self.fmt_name}, {self.role}, {self.granularity}, method={self.method}, frozen={self.frozen}"
@@ -135,7 +145,7 @@ class FakeQuantize(nn.Module):
 
     def freeze(self, x: torch.Tensor | None = None) -> None:
         """Choose the scale from what was observed (or from ``x``, e.g. the weight)."""
-        if self.passthrough:
+        if self.passthrough or self.dynamic:
             self.frozen = True
             return
         data = x.detach().cpu().numpy().astype(np.float32) if x is not None else (
@@ -183,9 +193,13 @@ class FakeQuantize(nn.Module):
         if self.passthrough:
             return self.fmt.quantize(x)
         if self.calibrating:
-            self.observe(x)
+            if not self.dynamic:
+                self.observe(x)
             return x
-        if not self.frozen:
+        if self.dynamic:
+            self._qp = choose_qparams(self.fmt, x.detach().cpu().numpy(), "mx", granularity="block", axis=self.axis)
+            self.scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
+        elif not self.frozen:
             if self.role == "weight":
                 self.freeze(x)
             else:

@@ -3,7 +3,8 @@ calibration and a short QAT, accuracy evaluation.
 
 Layer names are the ``LayerGraph`` names (``workloads.extract``), so one plan drives the quantiser, the
 simulator and the search. Conv/Linear layers get a weight quantiser (per output channel) and an input
-quantiser (per tensor); act×act matmuls (attention) get an input quantiser on both operands.
+quantiser (per tensor); act×act matmuls (attention) get an input quantiser on both operands. MX formats
+(``mxfp4``, ``mxint8``) scale each 32-value block along the reduction axis by its own maximum, at run time.
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ class QuantConv(nn.Module):
         super().__init__()
         self.conv = conv
         self.wq = FakeQuantize(w_fmt, role="weight", granularity="channel", axis=0, method=method)
-        self.aq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale)
+        # MX blocks run along the reduction axis: input channels (NCHW) for a conv, the last axis for a linear
+        self.aq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale,
+                               block_axis=-1 if isinstance(conv, nn.Linear) else 1)
 
     def forward(self, x):
         w = self.wq(self.conv.weight)
@@ -46,8 +49,8 @@ class QuantConv(nn.Module):
 class QuantMatmul(nn.Module):
     def __init__(self, a_fmt: str, method: str = "mse", learn_scale: bool = False):
         super().__init__()
-        self.aq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale)
-        self.bq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale)
+        self.aq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale, block_axis=-1)
+        self.bq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale, block_axis=-2)
 
     def forward(self, a, b):
         return torch.matmul(self.aq(a), self.bq(b))

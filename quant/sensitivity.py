@@ -24,10 +24,12 @@ CACHE_DIR = Path.home() / ".cache" / "dybit-archsim"
 
 
 _SAMPLE = 1 << 16
+_TABLE_VERSION = 2  # bump when the quantisation behind a table changes (2: MX blocks along the reduction axis)
 
 
-def _quant(fmt_name: str, x: np.ndarray, role: str) -> np.ndarray:
-    """Quantise with MSE-chosen scales; large activation tensors choose their scale on a 64 K sample."""
+def _quant(fmt_name: str, x: np.ndarray, role: str, reduction_axis: int = 1) -> np.ndarray:
+    """Quantise with MSE-chosen scales; large activation tensors choose their scale on a 64 K sample. MX
+    formats scale blocks along ``reduction_axis`` (input channels / features) by the OCP MX rule."""
     f = get_format(fmt_name)
     if f.family == "float":
         return f.quantize(x)
@@ -43,7 +45,12 @@ def _quant(fmt_name: str, x: np.ndarray, role: str) -> np.ndarray:
         return f.quantize(x, granularity="channel" if role == "weight" else "tensor", axis=0)
     gran = "block" if f.default_granularity == "block" else ("channel" if role == "weight" else "tensor")
     return f.quantize(x, choose_qparams(f, x, "mse" if f.scale_rule != "mx" else "mx", granularity=gran,
-                                        axis=0 if gran == "channel" else -1))
+                                        axis=0 if gran == "channel" else reduction_axis))
+
+
+def _input_reduction_axis(module: nn.Module) -> int:
+    """The axis of a layer's input that its dot products reduce over: channels (NC…) or features (…F)."""
+    return -1 if isinstance(module, nn.Linear) else 1
 
 
 def _compute_modules(model: nn.Module, graph) -> dict:
@@ -77,7 +84,7 @@ def layer_errors(model: nn.Module, input_shape, formats, x: torch.Tensor | None 
         a = acts[n]
         res[n] = {}
         for f in formats:
-            qw, qa = _quant(f, w, "weight"), _quant(f, a, "activation")
+            qw, qa = _quant(f, w, "weight"), _quant(f, a, "activation", _input_reduction_axis(m))
             res[n][f] = {"w_rmse": float(np.sqrt(((qw - w) ** 2).mean())), "w_sqnr_db": sqnr_db(w, qw),
                          "a_rmse": float(np.sqrt(((qa - a) ** 2).mean())), "a_sqnr_db": sqnr_db(a, qa)}
     return res
@@ -110,8 +117,8 @@ def sensitivity_table(model: nn.Module, input_shape, formats, *, x: torch.Tensor
         table[n] = {}
         for f in formats:
             m.weight.data = torch.from_numpy(_quant(f, w0.numpy(), "weight"))
-            h = m.register_forward_pre_hook(lambda mod, inp, f=f: (torch.from_numpy(_quant(f, inp[0].numpy(),
-                                                                                            "activation")),))
+            h = m.register_forward_pre_hook(lambda mod, inp, f=f: (torch.from_numpy(_quant(
+                f, inp[0].numpy(), "activation", _input_reduction_axis(mod))),))
             with torch.no_grad():
                 out = folded(x).numpy().astype(np.float64)
             h.remove()
@@ -128,6 +135,6 @@ def _cache_key(model, input_shape, formats, x) -> str:
     for k, v in sorted(model.state_dict().items()):
         h.update(k.encode())
         h.update(v.detach().cpu().numpy().tobytes()[:4096])
-    h.update(repr((tuple(input_shape), tuple(formats))).encode())
+    h.update(repr((tuple(input_shape), tuple(formats), _TABLE_VERSION)).encode())
     h.update(x.numpy().tobytes()[:4096])
     return h.hexdigest()[:16]

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from quant import QuantError
+from quant import QuantError, get_format
 from quant.fakequant import FakeQuantize
 from quant.plan import PrecisionPlan
 from quant.qmodel import calibrate, evaluate, fold_batchnorm, qat, quantize_model
@@ -36,7 +36,7 @@ def test_learnable_scale_gets_a_gradient():
     assert fq.scale.grad is not None and torch.isfinite(fq.scale.grad).all() and fq.scale.grad.abs() > 0
 
 
-@pytest.mark.parametrize("fmt, axis", [("mxfp4", 1), ("int4", 0), ("dybit4", 1), ("dybit4", 0)])
+@pytest.mark.parametrize("fmt, axis", [("e2m1", 1), ("int4", 0), ("dybit4", 1), ("dybit4", 0)])
 def test_block_scaled_weights_quantise_and_learn_their_block_scales(fmt, axis):
     torch.manual_seed(0)
     w = torch.randn(40, 70) * torch.linspace(0.1, 3, 70)  # 70 is not a multiple of the block
@@ -53,7 +53,7 @@ def test_block_scaled_weights_quantise_and_learn_their_block_scales(fmt, axis):
     # STE: the gradient passes exactly where w lies inside its own group's clip range
     lo, hi = fq.clip_range(fq.scale, w.shape)
     assert torch.equal(wp.grad, upstream * ((w >= lo) & (w <= hi)))
-    assert 0 < int(((w < lo) | (w > hi)).sum()) or fmt == "mxfp4"  # some values are clipped
+    assert 0 < int(((w < lo) | (w > hi)).sum())  # some values are clipped, so the test sees both cases
     # LSQ: each block scale gets the sum over its own block of the element-wise gradient, which is what
     # autograd gives through the broadcast of the scale onto the tensor
     s = fq.scale.detach().clone().requires_grad_(True)
@@ -124,6 +124,29 @@ def test_short_qat_lowers_the_loss(fashion):
     calibrate(q, [x[:256]])
     losses = qat(q, x, y, steps=40, lr=3e-4)
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
+
+
+def test_mx_formats_scale_each_block_from_its_own_maximum_at_run_time(fashion):
+    mx = get_format("mxfp4")
+    act = FakeQuantize("mxfp4", role="activation", learn_scale=True)  # no free scale: nothing to learn
+    assert act.frozen and act.dynamic and not act.learn_scale
+    x = torch.randn(4, 70) * torch.linspace(0.1, 4, 70)
+    xp = x.clone().requires_grad_(True)
+    q = act(xp)
+    assert np.array_equal(q.detach().numpy(), mx.quantize(x.numpy(), granularity="block", axis=-1))
+    assert torch.equal(act(x * 16), q.detach() * 16)  # E8M0 scales follow the data; nothing was frozen
+    q.sum().backward()
+    assert 0 < xp.grad.sum() < x.numel()  # STE: clipped values get no gradient
+    w = torch.randn(64, 40, 3, 3)
+    wq = FakeQuantize("mxfp4", role="weight")(w)
+    assert np.array_equal(wq.numpy(), mx.quantize(w.numpy(), granularity="block", axis=1))  # along C_in
+    # a whole model: conv inputs are blocked along channels, linear inputs along features
+    xs, ys = fashion
+    qm = quantize_model(load_trained("fashion_cnn"), "mxfp4", (1, 28, 28))
+    calibrate(qm, [xs[:256]])
+    axes = [(type(m.conv).__name__, m.aq.axis, m.wq.axis) for m in qm.modules() if hasattr(m, "aq")]
+    assert axes == [("Conv2d", 1, 1), ("Conv2d", 1, 1), ("Linear", -1, 1), ("Linear", -1, 1)]
+    assert evaluate(qm, xs, ys) > 0.85
 
 
 def test_first_last_policy_and_attention_matmuls():
