@@ -18,8 +18,10 @@ MSE_RATIOS = np.linspace(0.2, 1.0, 41, dtype=np.float32)
 
 
 def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None = None, axis: int | None = None,
-                   block: int | None = None, percentile: float = 99.9) -> QParams:
-    """Pick the scale (and zero point for affine formats) of ``x`` for ``fmt``."""
+                   block: int | None = None, percentile: float = 99.9, pow2: bool = False) -> QParams:
+    """Pick the scale (and zero point for affine formats) of ``x`` for ``fmt``. ``pow2=True`` restricts the
+    scales to powers of two (E8M0 scales, shift-only rescaling), as the format's own rule does for
+    ``adaptivfloat`` and the MX formats."""
     xa = to_numpy(x)
     if not np.isfinite(xa).all():
         bad = int((~np.isfinite(xa)).sum())
@@ -36,10 +38,13 @@ def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None
     if not 0 < percentile <= 100:
         raise QuantError(f"percentile: must be in (0, 100], got {percentile}")
     g = lay.groups(xa)
+    if pow2 and fmt.affine:
+        raise QuantError(f"pow2: {fmt.name} is affine (scale and zero point); power-of-two scales are for "
+                         f"symmetric formats")
     if fmt.affine:
         scale, zp = _affine(fmt, g, method, percentile)
         return QParams(lay.groups_to_scale(scale), lay, zero_point=lay.groups_to_scale(zp), method=method)
-    scale = _symmetric(fmt, g, method, percentile)
+    scale = _symmetric(fmt, g, method, percentile, pow2)
     return QParams(lay.groups_to_scale(scale), lay, method=method)
 
 
@@ -74,14 +79,14 @@ def _pow2_ceil(v: np.ndarray) -> np.ndarray:
     return np.exp2(np.ceil(np.log2(v))).astype(np.float32)
 
 
-def _symmetric(fmt, g, method, percentile) -> np.ndarray:
+def _symmetric(fmt, g, method, percentile, pow2=False) -> np.ndarray:
     amax = _amax(g, "percentile" if method == "percentile" else "max", percentile)
     zero = amax == 0
     amax = np.where(zero, fmt.max_level, amax).astype(np.float32)
     if method == "mx":  # OCP MX v1.0 §6.3: X = 2^(floor(log2 amax) − emax_elem)
         emax_elem = np.floor(np.log2(fmt.max_level))
         scale = np.exp2(np.floor(np.log2(amax)) - emax_elem).astype(np.float32)
-    elif fmt.scale_rule in ("pow2", "mx"):
+    elif pow2 or fmt.scale_rule in ("pow2", "mx"):
         scale = _pow2_ceil(amax / fmt.max_level)
         if method == "mse":
             cands = [scale * np.float32(2.0) ** -k for k in range(4)]

@@ -15,10 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from quant.choose import choose_qparams
 from quant.formats import get_format
 
 GRID_FORMATS_4BIT = ["int4", "e2m1", "e3m0", "posit4es0", "posit4es1", "flint4", "pot4", "apot4", "nf4",
                      "adaptivfloat4", "dybit4c1", "dybit4c2", "dybit4c3"]
+
+
+BLOCK = 32  # values per scale in the per-block comparison: the OCP MX block
+BLOCK_FORMATS_4BIT = ["int4", "e2m1", "nf4", "dybit4"]  # dybit4c2 is e2m1 up to scale: the same rows
 
 
 def mse_formats(bits: int) -> list[str]:
@@ -46,8 +51,38 @@ def relative_mse(name: str, w: np.ndarray) -> float:
         q = fmt.quantize(w2, granularity="block", axis=1)
     else:
         q = fmt.quantize(w2, method="mse", granularity="channel", axis=0)
-    d = (q - w2).astype(np.float64)
-    return float((d * d).sum() / (w2.astype(np.float64) ** 2).sum())
+    return _relative_error(q, w2)
+
+
+def block_relative_mse(name: str, w: np.ndarray, *, pow2: bool) -> float:
+    """Relative MSE with one scale per 32 values along the input axis (the MX granularity), chosen by MSE
+    search; ``pow2`` restricts the scales to powers of two (E8M0, as MX stores them). MX formats use the
+    OCP rule (scale from the block maximum) and always have E8M0 scales."""
+    fmt = get_format(name)
+    w2 = w.reshape(w.shape[0], -1)
+    if getattr(fmt, "family", "") == "adaptive":
+        q = fmt.quantize(w2, granularity="block", axis=1, block=BLOCK, pow2=pow2)
+    elif getattr(fmt, "scale_rule", "") == "mx":
+        q = fmt.quantize(w2, granularity="block", axis=1, block=BLOCK)
+    else:
+        q = fmt.quantize(w2, choose_qparams(fmt, w2, "mse", granularity="block", axis=1, block=BLOCK, pow2=pow2))
+    return _relative_error(q, w2)
+
+
+def block_rows() -> list[tuple[str, str, bool, float]]:
+    """(label, format, pow2, storage bits per value including the block scales) of the per-block table."""
+    rows = []
+    for pow2, scale_bits, kind in ((False, 32, "FP32"), (True, 8, "E8M0")):
+        for name in BLOCK_FORMATS_4BIT:
+            choice_bits = 2 if name == "dybit4" else 0  # which of the 3 caps, per block
+            rows.append((f"{name}, {kind} scale", name, pow2, 4 + (scale_bits + choice_bits) / BLOCK))
+    rows.append(("mxfp4 (OCP MX rule), E8M0 scale", "mxfp4", True, 4 + 8 / BLOCK))
+    return rows
+
+
+def _relative_error(q: np.ndarray, w: np.ndarray) -> float:
+    d = (q - w).astype(np.float64)
+    return float((d * d).sum() / (w.astype(np.float64) ** 2).sum())
 
 
 def kurtosis(w: np.ndarray) -> float:
@@ -127,6 +162,10 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
     t0 = time.perf_counter()
     for b, t, n in tqdm(jobs, desc="relative MSE", disable=not progress, file=sys.stderr):
         results[(b, t, n)] = relative_mse(n, tensors[t])
+    block_jobs = [(t, row) for t in tensors for row in block_rows()]
+    block = {(t, label): block_relative_mse(n, tensors[t], pow2=pow2)
+             for t, (label, n, pow2, _) in tqdm(block_jobs, desc="per-block MSE", disable=not progress,
+                                                 file=sys.stderr)}
     elapsed = time.perf_counter() - t0
     plot_grids(out / "formats_grids.png")
     plot_mse(out / "formats_mse.png", list(tensors), results, 4)
@@ -160,10 +199,39 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "![4-bit relative MSE](formats_mse.png)", "", "### Reading", ""]
     lines += reading(results, list(tensors))
-    lines += ["", f"_{len(jobs)} measurements in {elapsed:.0f} s._", ""]
+    lines += block_section(block, list(tensors))
+    lines += ["", f"_{len(jobs) + len(block_jobs)} measurements in {elapsed:.0f} s._", ""]
     path = out / "formats.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def block_section(block: dict, tensors: list[str]) -> list[str]:
+    """The 4-bit formats at the MX granularity, with FP32 and with E8M0 block scales."""
+    rows = block_rows()
+    lines = ["", f"## 4-bit at the MX granularity: one scale per {BLOCK} values", "",
+             f"The same relative MSE with one scale per {BLOCK} consecutive values along the input axis (the OCP "
+             "MX block), chosen by MSE search; `E8M0` restricts the scales to powers of two, as MX stores them "
+             "(best of the 4 powers of two at and below amax / max level). `dybit4` picks its cap per block "
+             "too (2 more bits per block); `dybit4c2` is the E2M1 grid up to scale, so it would repeat the "
+             "`e2m1` rows. Bits/value counts the block scale (and cap) in the storage. "
+             "**Bold** is the best in each column among the rows with the same scale type.", "",
+             "| format, block scale | bits/value | " + " | ".join(tensors) + " |",
+             "|---|---|" + "---|" * len(tensors)]
+    for label, _, pow2, bits in rows:
+        same = [lab for lab, _, p, _ in rows if p == pow2]
+        cells = []
+        for t in tensors:
+            v = block[(t, label)]
+            cells.append(f"**{v:.4f}**" if v == min(block[(t, lab)] for lab in same) else f"{v:.4f}")
+        lines.append(f"| {label} | {bits:.4g} | " + " | ".join(cells) + " |")
+    e8 = [lab for lab, _, p, _ in rows if p]
+    wins = [t for t in tensors if min(e8, key=lambda lab: block[(t, lab)]) == "dybit4, E8M0 scale"]
+    vs_mx = [block[(t, "dybit4, E8M0 scale")] / block[(t, "mxfp4 (OCP MX rule), E8M0 scale")] for t in tensors]
+    lines += ["", f"- With E8M0 block scales, adaptive `dybit4` has the lowest error on {len(wins)} of "
+              f"{len(tensors)} tensors; its error is {min(vs_mx):.2f}–{max(vs_mx):.2f}× that of `mxfp4` "
+              f"(at {4 + 10 / BLOCK:.4g} vs {4 + 8 / BLOCK:.4g} bits/value)."]
+    return lines
 
 
 def reading(results: dict, tensors: list[str]) -> list[str]:

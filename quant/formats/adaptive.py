@@ -49,10 +49,11 @@ class AdaptiveFormat:
                          f"{[c.name for c in self.candidates]}; ask a candidate for its levels")
 
     def fit(self, x, *, granularity: str = "tensor", axis: int | None = None, block: int | None = None,
-            method: str = "mse") -> AdaptiveParams:
+            method: str = "mse", pow2: bool = False) -> AdaptiveParams:
         """Choose, for each scale group, the candidate (and its scale) with the least squared error. Groups
         are the whole tensor, each slice along ``axis`` (default 0) or blocks of ``block`` values along
-        ``axis`` (default: the last axis, 32 values), as in ``choose_qparams``."""
+        ``axis`` (default: the last axis, 32 values), as in ``choose_qparams``; ``pow2`` restricts the scales
+        to powers of two."""
         if granularity not in ("tensor", "channel", "block"):
             raise QuantError(f"{self.name}: granularity must be 'tensor', 'channel' or 'block', got {granularity!r}")
         if block is not None and granularity != "block":
@@ -67,7 +68,7 @@ class AdaptiveFormat:
         choice = np.zeros(g.shape[0], np.int64)
         scale = np.ones(g.shape[0], np.float32)
         for i, cand in enumerate(self.candidates):
-            qp = choose_qparams(cand, xa, method, granularity=granularity, axis=axis, block=block)
+            qp = choose_qparams(cand, xa, method, granularity=granularity, axis=axis, block=block, pow2=pow2)
             s = lay.scale_to_2d(qp.scale).reshape(-1)  # one scale per row of g, in the same order
             err = group_sse(cand, g, s)
             better = err < best_err
@@ -98,8 +99,8 @@ class AdaptiveFormat:
         return like(self._per_candidate(codes, params, "decode", np.float32), codes)
 
     def quantize(self, x, params: AdaptiveParams | None = None, *, granularity: str = "tensor",
-                 axis: int | None = None, block: int | None = None, method: str = "mse"):
-        params = params or self.fit(x, granularity=granularity, axis=axis, block=block, method=method)
+                 axis: int | None = None, block: int | None = None, method: str = "mse", pow2: bool = False):
+        params = params or self.fit(x, granularity=granularity, axis=axis, block=block, method=method, pow2=pow2)
         return like(self._per_candidate(x, params, "quantize", np.float32), x)
 
     def pack(self, codes):

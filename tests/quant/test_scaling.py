@@ -67,6 +67,22 @@ def test_pow2_scale_for_adaptivfloat(rng):
     assert np.log2(qp.scale) == np.round(np.log2(qp.scale))
 
 
+def test_pow2_restricts_any_symmetric_format_to_power_of_two_scales(rng):
+    x = rng.standard_normal((16, 96)).astype(np.float32)
+    f = get_format("dybit4c2")
+    free = choose_qparams(f, x, "mse", granularity="block")
+    qp = choose_qparams(f, x, "mse", granularity="block", pow2=True)
+    assert np.array_equal(np.log2(qp.scale), np.round(np.log2(qp.scale)))
+    assert not np.array_equal(np.log2(free.scale), np.round(np.log2(free.scale)))
+    # the MSE pick among powers of two is never worse than rounding the free scale up to one
+    from quant.choose import _pow2_ceil
+
+    err = ((f.quantize(x, qp) - x) ** 2).sum()
+    assert err <= ((f.quantize(x, QParams(_pow2_ceil(free.scale), free.layout)) - x) ** 2).sum()
+    with pytest.raises(QuantError, match="pow2: uint4 is affine"):
+        choose_qparams(get_format("uint4"), x, pow2=True)
+
+
 def test_all_zero_group_gets_unit_scale():
     x = np.zeros((2, 8), np.float32)
     x[1] = 1
