@@ -184,7 +184,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     sram = {"weight_rd": int(w_buf_rd), "weight_wr": int(w_rd * 8), "input_rd": int(i_buf_rd),
             "input_wr": int(i_rd * 8), "output_rd": int(o_acc * psb + o_wr * 8), "output_wr": int(o_acc * psb)}
     w_dec = cost.a.decoder if act_x_act else cost.w.decoder
-    dec_vals = (w_buf_rd // wb if w_dec else 0) + (i_buf_rd // ab if cost.a.decoder else 0)
+    dec_vals = (round(w_buf_rd / wb) if w_dec else 0) + (round(i_buf_rd / ab) if cost.a.decoder else 0)
     dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
     m = Mapping(layer["name"], op, hw.array.dataflow, f, im2col, gp,

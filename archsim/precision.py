@@ -20,7 +20,9 @@ On a binary (EBS bit-plane) array an a×b multiply is a·b binary AND+popcount p
 for activations) and a unit has ``popcount_width`` lanes, so it does ⌊popcount_width / (a·b)⌋ MACs per cycle
 (64 lanes: 8b×8b 1, 4b×4b 4, 3b×3b 7, 2b×2b 16); each bit-plane pair's partial sum is scaled by 2^(i+j)
 and accumulated (``plane_scale_pj``).
-Storage and traffic always use the format's stored bits (packed).
+Storage and traffic always use the format's stored bits (packed), with the block scales of MX formats
+(8 bits per 32 elements: mxfp4 4.25, mxint8 8.25 bits per element); per-tensor/per-channel scales are not
+counted.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from archsim.errors import SimError
 @dataclass(frozen=True)
 class OperandCost:
     fmt: str
-    storage_bits: int  # bits per element in memory (packed)
+    storage_bits: float  # bits per element in memory (packed), block scales included
     mult_bits: int  # signed operand width entering the multiplier
     shift_add: bool  # DyBit/PoT-style shifted significands need a shift-add per MAC
     exponent_add: bool  # floating formats add exponents per MAC
@@ -52,35 +54,37 @@ def operand_cost(fmt: str) -> OperandCost:
     except QuantError as exc:
         raise SimError(f"format {fmt!r}: {exc}") from None
     name, bits = f.name, f.bits
+    # MX formats store an 8-bit E8M0 scale per block beside the elements (OCP MX v1.0): mxfp4 is 4.25 bits
+    storage = bits + (8 / f.default_block if getattr(f, "scale_rule", "") == "mx" else 0)
     if name in ("fp32", "fp16", "bf16"):
-        return OperandCost(name, bits, bits, False, True, False)
+        return OperandCost(name, storage, bits, False, True, False)
     if m := re.fullmatch(r"dybit(\d)c(\d)", name):
-        return OperandCost(name, bits, f.hardware.multiplier_bits, True, False, True)
+        return OperandCost(name, storage, f.hardware.multiplier_bits, True, False, True)
     if name.startswith("dybit"):
         widest = max(c.hardware.multiplier_bits for c in f.candidates)
-        return OperandCost(name, bits, widest, True, False, True)
+        return OperandCost(name, storage, widest, True, False, True)
     if name.startswith("flint"):
-        return OperandCost(name, bits, get_format(f"dybit{bits}c{bits - 1}").hardware.multiplier_bits, True, False,
-                           True)
+        same = get_format(f"dybit{bits}c{bits - 1}")  # the same magnitudes
+        return OperandCost(name, storage, same.hardware.multiplier_bits, True, False, True)
     if m := re.fullmatch(r"e(\d)m(\d)", name):
-        return OperandCost(name, bits, int(m.group(2)) + 2, False, True, False)
+        return OperandCost(name, storage, int(m.group(2)) + 2, False, True, False)
     if name in ("mxfp4", "mxfp6", "mxfp8"):
         mant = {"mxfp4": 1, "mxfp6": 3, "mxfp8": 3}[name]
-        return OperandCost(name, bits, mant + 2, False, True, False)
+        return OperandCost(name, storage, mant + 2, False, True, False)
     if name.startswith("adaptivfloat"):
         e = 2 if bits <= 5 else 3
-        return OperandCost(name, bits, bits - 1 - e + 2, False, True, False)
+        return OperandCost(name, storage, bits - 1 - e + 2, False, True, False)
     if m := re.fullmatch(r"posit(\d)es(\d)", name):
         frac = max(bits - 3 - int(m.group(2)), 0)
-        return OperandCost(name, bits, frac + 2, False, True, True)
+        return OperandCost(name, storage, frac + 2, False, True, True)
     if name.startswith("pot"):
-        return OperandCost(name, bits, 2, True, False, False)
+        return OperandCost(name, storage, 2, True, False, False)
     if name.startswith("apot"):
-        return OperandCost(name, bits, 3, True, False, False)
+        return OperandCost(name, storage, 3, True, False, False)
     if name.startswith(("nf", "ant")):
-        return OperandCost(name, bits, 8, False, False, True)
+        return OperandCost(name, storage, 8, False, False, True)
     if name == "mxint8" or name.startswith(("int", "uint")):
-        return OperandCost(name, bits, bits, False, False, False)  # uint: zero point handled off the multiplier
+        return OperandCost(name, storage, bits, False, False, False)  # uint: zero point handled off the multiplier
     raise SimError(f"format {name!r}: no cost rule")  # pragma: no cover - every registry family is listed
 
 

@@ -21,7 +21,7 @@ from archsim.des.engine import Job, Tracer, run
 from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
 from archsim.mapping import map_layer
-from archsim.precision import layer_cost
+from archsim.precision import layer_cost, operand_cost
 from archsim.result import SimResult
 from quant.errors import QuantError
 from quant.plan import PrecisionPlan
@@ -73,15 +73,13 @@ def _thaw(layer_key: tuple) -> dict:
     return out
 
 
-def _vector_bits(graph, name: str, plan: PrecisionPlan) -> int:
-    from quant.formats import get_format
-
+def _vector_bits(graph, name: str, plan: PrecisionPlan) -> float:
     seen, stack = set(), [name]
     while stack:
         n = stack.pop()
         for p in graph.graph.predecessors(n):
             if p in plan:
-                return get_format(plan[p].activation).bits
+                return operand_cost(plan[p].activation).storage_bits
             if p not in seen:
                 seen.add(p)
                 stack.append(p)

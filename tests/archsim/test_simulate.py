@@ -77,6 +77,20 @@ def test_cost_rule_table():
     assert layer_cost(load_hw("int8_systolic"), "int4", "int4").fusion == 1
 
 
+def test_mx_block_scales_are_stored_and_moved(graphs):
+    assert operand_cost("mxfp4").storage_bits == 4.25 and operand_cost("mxint8").storage_bits == 8.25
+    assert operand_cost("e2m1").storage_bits == 4 and operand_cost("int8").storage_bits == 8
+    g = graphs("resnet18")
+    mx, fp = ({lay["name"]: lay for lay in simulate(g, "default", p, engine="analytic").layers}
+              for p in ("mxint8", "int8"))
+    # the same multiplier, and in layer1 the same tiles: every DRAM byte (array and vector layers) grows by
+    # 8.25/8; no layer moves fewer bytes (partial sums keep their width, so some grow by less)
+    for name in ("layer1.0.conv1", "layer1.0.add"):
+        for key in ("dram_read_bytes", "dram_write_bytes"):
+            assert mx[name][key] == pytest.approx(fp[name][key] * 8.25 / 8)
+    assert all(mx[n]["dram_read_bytes"] > fp[n]["dram_read_bytes"] for n in fp if fp[n]["dram_read_bytes"])
+
+
 def test_depthwise_and_attention_utilisation_shows(graphs):
     g = graphs("mobilenet_v2")
     r = simulate(g, "default", "int8")
