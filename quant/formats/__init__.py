@@ -53,7 +53,7 @@ def _build(name: str):
     if kind == "dybit":
         DyBitFormat(n, 1)  # validates n
         return AdaptiveFormat(name, n, [get_format(f"dybit{n}c{c}") for c in range(1, n)],
-                              f"adaptive DyBit {n}-bit: cap chosen per tensor/channel")
+                              f"adaptive DyBit {n}-bit: cap chosen per tensor, channel or block")
     if kind == "ant":
         if n < 3:
             raise QuantError(f"{name}: ANT needs at least 3 bits (flint is defined from 3 bits)")

@@ -45,7 +45,7 @@ class AdaptiveFormat:
 
     @property
     def levels(self):
-        raise QuantError(f"{self.name}: the grid is chosen per tensor/channel from "
+        raise QuantError(f"{self.name}: the grid is chosen per tensor, channel or block from "
                          f"{[c.name for c in self.candidates]}; ask a candidate for its levels")
 
     def fit(self, x, *, granularity: str = "tensor", axis: int | None = None, block: int | None = None,
