@@ -33,8 +33,8 @@ def naive_lut(x, levels, scale):
 
 
 def mse_search_speed(repeat: int) -> dict:
-    """The per-group squared error behind every MSE scale/cap search (adaptive ``dybitN`` fits 3 caps × 41
-    clip ratios): the fused kernel against the NumPy expression it replaced, on a 512 × 4608 weight."""
+    """The per-group squared error behind every MSE scale/cap search (adaptive ``dybitN`` fits 3 caps × ~47
+    candidate scales): the fused kernel against the NumPy expression it replaced, on a 512 × 4608 weight."""
     from quant.choose import group_sse, quantize_groups
 
     g = np.random.default_rng(1).standard_normal((512, 4608)).astype(np.float32)

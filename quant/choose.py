@@ -1,7 +1,9 @@
 """Scale selection: ``max``, ``percentile`` and MSE-optimal clipping, per tensor / channel / block.
 
-Vectorised over groups: the MSE search quantises the whole grouped tensor once per candidate clip ratio
-(a loop over ~40 candidates, never over elements) and keeps, per group, the ratio with the lowest error.
+Vectorised over groups: the MSE search quantises the whole grouped tensor once per candidate scale (a loop
+over 41 clip ratios 0.2–1 plus a few to many ratios above 1 for formats whose precision tapers toward
+their maximum, see ``mse_ratios``; never over elements) and keeps, per group, the scale with the lowest
+error.
 Power-of-two formats (AdaptivFloat, OCP MX) search over exponents instead. An all-zero group gets
 scale 1 (any scale represents it exactly).
 """
@@ -99,11 +101,22 @@ def _symmetric(fmt, g, method, percentile, pow2=False) -> np.ndarray:
     return np.where(zero, np.float32(1.0), scale).astype(np.float32)
 
 
+def mse_ratios(fmt) -> np.ndarray:
+    """Candidate scales of the MSE search, relative to amax / max level: the clip ratios 0.2–1.0 and, above 1,
+    quarter-octaves up to max level / median positive level. Those leave the top levels unused, which pays
+    for formats whose precision tapers off toward their maximum (posits: posit8es1's best scale maps amax
+    near 4, not to its maxpos 4096); for uniform grids they add a few candidates that do not win."""
+    pos = fmt.levels[fmt.levels > 0]
+    taper = float(fmt.max_level / np.median(pos)) if pos.size else 1.0
+    up = np.exp2(np.arange(1, int(np.floor(4 * np.log2(max(taper, 1.0)))) + 1) / 4).astype(np.float32)
+    return np.concatenate([MSE_RATIOS, up])
+
+
 def _mse_search(fmt, g, scale_max) -> np.ndarray:
     best_err = np.full(len(scale_max), np.inf)
     best = scale_max.copy()
     tiny = np.finfo(np.float32).tiny
-    for r in MSE_RATIOS:
+    for r in mse_ratios(fmt):
         cand = np.maximum(scale_max * r, tiny)
         err = group_sse(fmt, g, cand)
         better = err < best_err

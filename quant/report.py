@@ -178,7 +178,9 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
              "`dybitN` picks the cap per output channel by minimum MSE.", "",
              "## 4-bit value grids", "", "![4-bit grids](formats_grids.png)", "", *grid_table(), "",
              "## Relative MSE on real trained weights and synthetic samples", "",
-             "‖Q(W) − W‖² / ‖W‖², per-output-channel scale chosen by MSE search over clip ratios 0.2–1.0; "
+             "‖Q(W) − W‖² / ‖W‖², per-output-channel scale chosen by MSE search over clip ratios 0.2–1.0 and, "
+             "for formats whose precision tapers toward their maximum (posits, high DyBit caps, FP8), "
+             "scales that leave the top levels unused (quarter-octaves up to max level / median level); "
              "adaptive formats (`antN`, `dybitN`) also pick their grid per channel; `mxfp4` uses OCP MX "
              "32-element blocks with E8M0 scales instead of per-channel scales. Lower is better; "
              "**bold** is the best in each column.", ""]

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from quant import Layout, QParams, QuantError, choose_qparams, get_format
+from quant.choose import MSE_RATIOS, mse_ratios
 
 
 def test_max_scale_per_tensor_channel_any_axis_and_block(rng):
@@ -38,6 +39,22 @@ def test_mse_beats_max_and_percentile_clips(rng):
         assert err["mse"] <= err["max"] and err["mse"] <= err["percentile"] * 1.0001
     qp = choose_qparams(get_format("int4"), x, "percentile", percentile=99.0)
     assert np.isclose(qp.scale, np.percentile(np.abs(x), 99.0) / 7)
+
+
+def test_mse_scale_of_tapered_formats_leaves_the_top_unused(rng):
+    """Posits are most precise near 1: the MSE scale maps a Gaussian's bulk there instead of mapping amax to
+    maxpos (4096 for posit8es1), which the clip ratios 0.2–1 alone could not reach."""
+    x = rng.standard_normal(20000).astype(np.float32)
+    f = get_format("posit8es1")
+    qp = choose_qparams(f, x, "mse")
+    amax_level = np.abs(x).max() / qp.scale
+    assert 2 <= amax_level <= 32  # far below maxpos
+    rel = lambda q: ((q - x) ** 2).sum() / (x**2).sum()  # noqa: E731
+    assert rel(f.quantize(x, qp)) < 1e-3 < rel(f.quantize(x, np.abs(x).max() / f.max_level))
+    # a uniform grid gets only the few extra candidates, and none of them wins
+    assert len(mse_ratios(get_format("int4"))) == len(MSE_RATIOS) + 3
+    qi = choose_qparams(get_format("int4"), x, "mse")
+    assert 0.2 <= float(qi.scale) / (np.abs(x).max() / 7) <= 1.0
 
 
 def test_affine_uint_represents_zero_and_range(rng):
