@@ -196,9 +196,10 @@ class FakeQuantize(nn.Module):
             if not self.dynamic:
                 self.observe(x)
             return x
-        if self.dynamic:
+        block_scale = None
+        if self.dynamic:  # this tensor's own block scales: a function of x, not module state
             self._qp = choose_qparams(self.fmt, x.detach().cpu().numpy(), "mx", granularity="block", axis=self.axis)
-            self.scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
+            block_scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
         elif not self.frozen:
             if self.role == "weight":
                 self.freeze(x)
@@ -207,4 +208,4 @@ class FakeQuantize(nn.Module):
                                  f"(run calibrate() on some batches first)")
         if not torch.isfinite(x).all():
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
-        return _STEQuant.apply(x, self.scale, self)
+        return _STEQuant.apply(x, self.scale if block_scale is None else block_scale, self)

@@ -130,11 +130,13 @@ def test_mx_formats_scale_each_block_from_its_own_maximum_at_run_time(fashion):
     mx = get_format("mxfp4")
     act = FakeQuantize("mxfp4", role="activation", learn_scale=True)  # no free scale: nothing to learn
     assert act.frozen and act.dynamic and not act.learn_scale
+    state = {k: v.clone() for k, v in act.state_dict().items()}
     x = torch.randn(4, 70) * torch.linspace(0.1, 4, 70)
     xp = x.clone().requires_grad_(True)
     q = act(xp)
     assert np.array_equal(q.detach().numpy(), mx.quantize(x.numpy(), granularity="block", axis=-1))
     assert torch.equal(act(x * 16), q.detach() * 16)  # E8M0 scales follow the data; nothing was frozen
+    assert all(torch.equal(v, act.state_dict()[k]) for k, v in state.items())  # and no state changed
     q.sum().backward()
     assert 0 < xp.grad.sum() < x.numel()  # STE: clipped values get no gradient
     w = torch.randn(64, 40, 3, 3)
