@@ -1,6 +1,11 @@
-"""Bit-packing of n-bit codes into a byte stream (MSB first) and back, for any n in 1..8 and any length."""
+"""Bit-packing of n-bit codes into a byte stream (MSB first) and back, for any n in 1..8 and any length.
+
+Eight n-bit codes are exactly n bytes, so both directions work on groups of 8 codes held in one 64-bit
+word (compiled; the stream is zero-padded to whole groups and cut back to ⌈count·n/8⌉ bytes).
+"""
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from quant._arrays import to_numpy
@@ -16,6 +21,28 @@ def packed_nbytes(count: int, bits: int) -> int:
     return (count * bits + 7) // 8
 
 
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _pack_groups(codes, bits, out):
+    nbits = np.uint64(bits)
+    for g in range(codes.shape[0] // 8):
+        word = np.uint64(0)
+        for j in range(8):
+            word = (word << nbits) | np.uint64(codes[8 * g + j])
+        for k in range(bits):
+            out[bits * g + k] = np.uint8((word >> np.uint64(8 * (bits - 1 - k))) & np.uint64(0xFF))
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _unpack_groups(data, bits, out):
+    nbits, mask = np.uint64(bits), np.uint64((1 << bits) - 1)
+    for g in range(out.shape[0] // 8):
+        word = np.uint64(0)
+        for k in range(bits):
+            word = (word << np.uint64(8)) | np.uint64(data[bits * g + k])
+        for j in range(8):
+            out[8 * g + 7 - j] = np.uint8((word >> (nbits * np.uint64(j))) & mask)
+
+
 def pack(codes, bits: int) -> np.ndarray:
     """Flatten ``codes`` (C order) and pack ``bits`` bits of each into uint8, zero-padded at the end."""
     _check_bits(bits)
@@ -27,8 +54,12 @@ def pack(codes, bits: int) -> np.ndarray:
                          f"got range [{int(c.min())}, {int(c.max())}]")
     if bits == 8:
         return c.astype(np.uint8)
-    unpacked = np.unpackbits(c.astype(np.uint8)[:, None], axis=1)[:, 8 - bits:]
-    return np.packbits(unpacked.reshape(-1))
+    groups = -(-c.size // 8)
+    padded = np.zeros(groups * 8, np.uint8)
+    padded[:c.size] = c
+    out = np.empty(groups * bits, np.uint8)
+    _pack_groups(padded, bits, out)
+    return out[:packed_nbytes(c.size, bits)]
 
 
 def unpack(data, bits: int, count: int) -> np.ndarray:
@@ -44,6 +75,9 @@ def unpack(data, bits: int, count: int) -> np.ndarray:
         raise QuantError(f"data: {count} codes of {bits} bits need {need} bytes, got {d.size}")
     if bits == 8:
         return d[:count].copy()
-    stream = np.unpackbits(d[:need])[: count * bits].reshape(count, bits)
-    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint8)
-    return (stream * weights).sum(axis=1, dtype=np.uint16).astype(np.uint8)
+    groups = -(-count // 8)
+    padded = np.zeros(groups * bits, np.uint8)
+    padded[:need] = d[:need]
+    out = np.empty(groups * 8, np.uint8)
+    _unpack_groups(padded, bits, out)
+    return out[:count]

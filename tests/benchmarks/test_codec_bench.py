@@ -19,3 +19,4 @@ def test_codec_benchmark_runs_and_reports_every_check(tmp_path):
         "dybit4c2 quantize / INT fake-quant", "dybit4c2 decode / copy"}
     assert all(len(v) == 2 and min(v) > 0 for v in data["rounds_seconds"].values())
     assert "dybit4c2 quantize" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
+    assert set(data["packing_over_copy"]) == {"pack", "unpack", "numpy pack"} and "4-bit packing" in proc.stdout

@@ -16,6 +16,14 @@ def test_pack_unpack_round_trip_any_length(bits, data):
     assert np.array_equal(unpack(packed, bits, codes.size), codes)
 
 
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_pack_equals_the_numpy_bitstream(bits, rng):
+    codes = rng.integers(0, 1 << bits, 1003).astype(np.uint8)
+    reference = np.packbits(np.unpackbits(codes[:, None], axis=1)[:, 8 - bits:].reshape(-1))
+    assert np.array_equal(pack(codes, bits), reference)
+    assert np.array_equal(unpack(np.append(reference, np.uint8(0xAB)), bits, 1003), codes)  # extra bytes ignored
+
+
 def test_pack_is_msb_first_bitstream():
     assert pack(np.array([0b101, 0b011, 0b111], np.uint8), 3).tolist() == [0b10101111, 0b10000000]
     assert pack(np.array([1, 2, 3], np.uint8), 4).tolist() == [0x12, 0x30]
