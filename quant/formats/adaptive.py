@@ -83,7 +83,11 @@ class AdaptiveFormat:
         arr = to_numpy(x, dtype=None if op == "decode" else np.float32)
         if not isinstance(params, AdaptiveParams):
             raise QuantError(f"{self.name}: pass the AdaptiveParams returned by fit(), not {type(params).__name__}")
-        pick = params.qparams.layout.expand(params.choice)
+        lay = params.qparams.layout
+        # one per-tensor choice applies to a tensor of any shape; per-channel/per-block choices to their own
+        pick = np.broadcast_to(params.choice, arr.shape) if lay.granularity == "tensor" else lay.expand(params.choice)
+        if pick.shape != arr.shape:
+            raise QuantError(f"{self.name}: these AdaptiveParams were fit on shape {lay.shape}, got {arr.shape}")
         out = np.empty(arr.shape, out_dtype)
         for i, cand in enumerate(self.candidates):
             where = pick == i

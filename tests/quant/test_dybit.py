@@ -73,6 +73,11 @@ def test_adaptive_picks_cap_per_block(axis, block, rng):
     assert np.array_equal(f.decode(f.encode(w, params), params), q)
     with pytest.raises(QuantError, match="block: 8 given with granularity 'channel'"):
         f.fit(w, granularity="channel", block=8)
+    with pytest.raises(QuantError, match=r"fit on shape \(6, 70\), got \(6, 71\)"):
+        f.quantize(np.ones((6, 71), np.float32), params)
+    # a per-tensor choice still applies to any shape
+    whole = f.fit(w)
+    assert f.quantize(w[:2, :5], whole).shape == (2, 5)
 
 
 @pytest.mark.parametrize("n", range(2, 9))
