@@ -90,8 +90,8 @@ def _symmetric(fmt, g, method, percentile, pow2=False) -> np.ndarray:
         scale = np.exp2(np.floor(np.log2(amax)) - emax_elem).astype(np.float32)
     elif pow2 or fmt.scale_rule in ("pow2", "mx"):
         scale = _pow2_ceil(amax / fmt.max_level)
-        if method == "mse":
-            cands = [scale * np.float32(2.0) ** -k for k in range(4)]
+        if method == "mse":  # 2^-3..1 times the smallest power of two that covers amax, and above for tapers
+            cands = [scale * np.float32(2.0) ** -k for k in range(-int(np.log2(_taper(fmt))), 4)]
             errs = np.stack([group_sse(fmt, g, c) for c in cands])
             scale = np.stack(cands)[errs.argmin(0), np.arange(len(scale))]
     else:
@@ -106,10 +106,14 @@ def mse_ratios(fmt) -> np.ndarray:
     quarter-octaves up to max level / median positive level. Those leave the top levels unused, which pays
     for formats whose precision tapers off toward their maximum (posits: posit8es1's best scale maps amax
     near 4, not to its maxpos 4096); for uniform grids they add a few candidates that do not win."""
-    pos = fmt.levels[fmt.levels > 0]
-    taper = float(fmt.max_level / np.median(pos)) if pos.size else 1.0
-    up = np.exp2(np.arange(1, int(np.floor(4 * np.log2(max(taper, 1.0)))) + 1) / 4).astype(np.float32)
+    up = np.exp2(np.arange(1, int(np.floor(4 * np.log2(_taper(fmt)))) + 1) / 4).astype(np.float32)
     return np.concatenate([MSE_RATIOS, up])
+
+
+def _taper(fmt) -> float:
+    """max level / median positive level (≥ 1): how far above its bulk a format's grid reaches."""
+    pos = fmt.levels[fmt.levels > 0]
+    return max(float(fmt.max_level / np.median(pos)), 1.0) if pos.size else 1.0
 
 
 def _mse_search(fmt, g, scale_max) -> np.ndarray:
