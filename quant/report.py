@@ -214,8 +214,8 @@ def block_section(block: dict, tensors: list[str]) -> list[str]:
     lines = ["", f"## 4-bit at the MX granularity: one scale per {BLOCK} values", "",
              f"The same relative MSE with one scale per {BLOCK} consecutive values along the input axis (the OCP "
              "MX block), chosen by MSE search; `E8M0` restricts the scales to powers of two, as MX stores them "
-             "(best of the 4 powers of two at and below amax / max level, and of those above it up to the "
-             "grid's taper, max level / median level). `dybit4` picks its cap per block "
+             "(the best of: the smallest power of two ≥ amax / max level, the 3 below it, and those above it "
+             "up to the grid's taper, max level / median level). `dybit4` picks its cap per block "
              "too (2 more bits per block); `dybit4c2` is the E2M1 grid up to scale, so it would repeat the "
              "`e2m1` rows. Bits/value counts the block scale (and cap) in the storage. "
              "**Bold** is the best in each column among the rows with the same scale type.", "",
