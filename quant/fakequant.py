@@ -196,11 +196,9 @@ class FakeQuantize(nn.Module):
             if not self.dynamic:
                 self.observe(x)
             return x
-        block_scale = None
-        if self.dynamic:  # this tensor's own block scales: a function of x, not module state
-            self._qp = choose_qparams(self.fmt, x.detach().cpu().numpy(), "mx", granularity="block", axis=self.axis)
-            block_scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
-        elif not self.frozen:
+        if self.dynamic:
+            return self._forward_mx(x)
+        if not self.frozen:
             if self.role == "weight":
                 self.freeze(x)
             else:
@@ -208,4 +206,16 @@ class FakeQuantize(nn.Module):
                                  f"(run calibrate() on some batches first)")
         if not torch.isfinite(x).all():
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
-        return _STEQuant.apply(x, self.scale if block_scale is None else block_scale, self)
+        return _STEQuant.apply(x, self.scale, self)
+
+    def _forward_mx(self, x: torch.Tensor) -> torch.Tensor:
+        """OCP MX: this tensor's own E8M0 block scales (a function of x, not module state). A conv weight is
+        blocked along its flattened reduction C_in/groups · kh · kw (so a depthwise kernel's taps share a
+        block instead of each getting its own scale); anything else along ``axis``."""
+        if not torch.isfinite(x).all():
+            raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
+        flat = self.role == "weight" and x.dim() > 2 and self.axis == 1
+        view = x.reshape(x.shape[0], -1) if flat else x
+        self._qp = choose_qparams(self.fmt, view.detach().cpu().numpy(), "mx", granularity="block", axis=self.axis)
+        scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
+        return _STEQuant.apply(view, scale, self).reshape(x.shape)

@@ -24,8 +24,8 @@ CACHE_DIR = Path.home() / ".cache" / "dybit-archsim"
 
 
 _SAMPLE = 1 << 16
-_TABLE_VERSION = 3  # bump when the quantisation behind a table changes (2: MX blocks along the reduction
-# axis; 3: MSE scale search above clip ratio 1)
+_TABLE_VERSION = 4  # bump when the quantisation behind a table changes (2: MX blocks along the reduction
+# axis; 3: MSE scale search above clip ratio 1; 4: MX conv weights blocked along C_in·kh·kw)
 
 
 def _quant(fmt_name: str, x: np.ndarray, role: str, reduction_axis: int = 1) -> np.ndarray:
@@ -45,6 +45,8 @@ def _quant(fmt_name: str, x: np.ndarray, role: str, reduction_axis: int = 1) -> 
     if f.family == "adaptive":
         return f.quantize(x, granularity="channel" if role == "weight" else "tensor", axis=0)
     gran = "block" if f.default_granularity == "block" else ("channel" if role == "weight" else "tensor")
+    if gran == "block" and role == "weight" and x.ndim > 2:  # blocks along the whole reduction C_in·kh·kw
+        return _quant(fmt_name, x.reshape(x.shape[0], -1), role).reshape(x.shape)
     return f.quantize(x, choose_qparams(f, x, "mse" if f.scale_rule != "mx" else "mx", granularity=gran,
                                         axis=0 if gran == "channel" else reduction_axis))
 

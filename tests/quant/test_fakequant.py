@@ -141,7 +141,13 @@ def test_mx_formats_scale_each_block_from_its_own_maximum_at_run_time(fashion):
     assert 0 < xp.grad.sum() < x.numel()  # STE: clipped values get no gradient
     w = torch.randn(64, 40, 3, 3)
     wq = FakeQuantize("mxfp4", role="weight")(w)
-    assert np.array_equal(wq.numpy(), mx.quantize(w.numpy(), granularity="block", axis=1))  # along C_in
+    flat = mx.quantize(w.numpy().reshape(64, -1), granularity="block", axis=1)  # along C_in·kh·kw
+    assert np.array_equal(wq.numpy(), flat.reshape(w.shape))
+    dw = torch.randn(16, 1, 3, 3)  # depthwise: 9 taps share one block, not one scale per tap
+    dq = FakeQuantize("mxfp4", role="weight")(dw)
+    blocked = mx.quantize(dw.numpy().reshape(16, 9), granularity="block", axis=1)
+    assert np.array_equal(dq.numpy(), blocked.reshape(dw.shape))
+    assert not torch.equal(dq, dw)
     # a whole model: conv inputs are blocked along channels, linear inputs along features
     xs, ys = fashion
     qm = quantize_model(load_trained("fashion_cnn"), "mxfp4", (1, 28, 28))

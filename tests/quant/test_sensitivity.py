@@ -10,8 +10,9 @@ def test_mx_blocks_run_along_the_reduction_axis():
     rng = np.random.default_rng(0)
     mx = get_format("mxfp4")
     w = rng.standard_normal((8, 40, 3, 3)).astype(np.float32)
-    # along C_in: a block along the last axis would hold only the 3 taps of one kernel row
-    assert np.array_equal(_quant("mxfp4", w, "weight"), mx.quantize(w, granularity="block", axis=1))
+    # along C_in·kh·kw: a block along the last axis would hold only the 3 taps of one kernel row
+    flat = mx.quantize(w.reshape(8, -1), granularity="block", axis=1).reshape(w.shape)
+    assert np.array_equal(_quant("mxfp4", w, "weight"), flat)
     assert not np.array_equal(_quant("mxfp4", w, "weight"), mx.quantize(w, granularity="block", axis=-1))
     a = rng.standard_normal((2, 50)).astype(np.float32)
     assert _input_reduction_axis(nn.Linear(50, 3)) == -1 and _input_reduction_axis(nn.Conv2d(3, 4, 3)) == 1
