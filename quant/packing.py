@@ -70,8 +70,10 @@ def unpack(data, bits: int, count: int) -> np.ndarray:
         raise QuantError(f"data: expected bytes (integers in 0..255), got dtype {d.dtype}"
                          + (f", range [{d.min()}, {d.max()}]" if d.size and np.issubdtype(d.dtype, np.number) else ""))
     d = d.astype(np.uint8, copy=False)
+    if not isinstance(count, (int, np.integer)) or count < 0:
+        raise QuantError(f"count: must be a non-negative integer, got {count!r}")
     need = packed_nbytes(count, bits)
-    if count < 0 or d.size < need:
+    if d.size < need:
         raise QuantError(f"data: {count} codes of {bits} bits need {need} bytes, got {d.size}")
     if bits == 8:
         return d[:count].copy()

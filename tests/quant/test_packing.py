@@ -43,6 +43,7 @@ def test_format_pack_and_storage_size(rng):
     (lambda: unpack(np.zeros(1, np.uint8), 3, 5), "need 2 bytes"),
     (lambda: pack(np.array([0.5]), 3), "integers"),
     (lambda: unpack(np.array([1.7]), 3, 2), "data: expected bytes"),
+    (lambda: unpack(np.zeros(4, np.uint8), 3, -1), "count: must be a non-negative integer, got -1"),
     (lambda: unpack(np.array([300]), 3, 2), "range \\[300, 300\\]"),
 ])
 def test_packing_errors(call, match):
