@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from quant._arrays import to_numpy
 from quant.choose import choose_qparams
 from quant.errors import QuantError
 from quant.formats import get_format
@@ -22,8 +23,8 @@ _SAMPLE = 1 << 16  # activation values kept for calibration (reservoir per quant
 class _STEQuant(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, scale, fq):
-        q = fq._quantize_numpy(x.detach().cpu().numpy(), scale.detach().cpu().numpy())
-        q_t = torch.from_numpy(q).to(x.device)
+        q = fq._quantize_numpy(to_numpy(x), scale.detach().cpu().numpy())
+        q_t = torch.from_numpy(q).to(device=x.device, dtype=x.dtype)  # the model computes in its own dtype
         lo, hi = fq.clip_range(scale, x.shape)
         inside = (x >= lo) & (x <= hi)
         ctx.save_for_backward(inside, x, q_t, fq.broadcast_scale(scale.detach(), x.shape))
@@ -129,7 +130,7 @@ class FakeQuantize(nn.Module):
 
     # ------------------------------------------------------------------ calibration
     def observe(self, x: torch.Tensor) -> None:
-        a = x.detach().cpu().numpy().astype(np.float32)
+        a = to_numpy(x)
         if self.role == "weight":
             self._sample = [a]
             return
@@ -148,7 +149,7 @@ class FakeQuantize(nn.Module):
         if self.passthrough or self.dynamic:
             self.frozen = True
             return
-        data = x.detach().cpu().numpy().astype(np.float32) if x is not None else (
+        data = to_numpy(x) if x is not None else (
             self._sample[0] if self.role == "weight" else np.concatenate(self._sample) if self._sample else None)
         if data is None:
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: no calibration data was observed")
@@ -216,6 +217,6 @@ class FakeQuantize(nn.Module):
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
         flat = self.role == "weight" and x.dim() > 2 and self.axis == 1
         view = x.reshape(x.shape[0], -1) if flat else x
-        self._qp = choose_qparams(self.fmt, view.detach().cpu().numpy(), "mx", granularity="block", axis=self.axis)
+        self._qp = choose_qparams(self.fmt, to_numpy(view), "mx", granularity="block", axis=self.axis)
         scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
         return _STEQuant.apply(view, scale, self).reshape(x.shape)

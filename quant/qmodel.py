@@ -118,6 +118,13 @@ def quantizers(model: nn.Module):
     return [m for m in model.modules() if isinstance(m, FakeQuantize)]
 
 
+def _as_input(model: nn.Module, batch) -> torch.Tensor:
+    """A batch (array or tensor) in the model's floating dtype (bf16/fp16 models get bf16/fp16 inputs)."""
+    t = torch.as_tensor(batch)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    return t.to(dtype) if dtype is not None and t.is_floating_point() else t
+
+
 def calibrate(model: nn.Module, batches) -> nn.Module:
     """PTQ: run calibration batches observing activations, then freeze every scale."""
     qs = quantizers(model)
@@ -127,13 +134,13 @@ def calibrate(model: nn.Module, batches) -> nn.Module:
     model.eval()
     with torch.no_grad():
         for xb in batches:
-            model(torch.as_tensor(xb))
+            model(_as_input(model, xb))
     for q in qs:
         q.calibrating = False
         if q.role == "activation":
             q.freeze()
     with torch.no_grad():  # weight quantisers freeze on their first use
-        model(torch.as_tensor(next(iter(batches))))
+        model(_as_input(model, next(iter(batches))))
     return model
 
 
@@ -142,7 +149,8 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 500) -
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            correct += int((model(torch.from_numpy(x[i:i + batch])).argmax(1).numpy() == y[i:i + batch]).sum())
+            out = model(_as_input(model, x[i:i + batch]))
+            correct += int((out.argmax(1).numpy() == y[i:i + batch]).sum())
     return correct / max(len(x), 1)
 
 
@@ -157,8 +165,8 @@ def qat(model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 100, bat
     losses = []
     for _ in range(steps):
         idx = rng.integers(0, len(x), batch)
-        out = model(torch.from_numpy(x[idx]))
-        loss = nn.functional.cross_entropy(out, torch.from_numpy(y[idx]))
+        out = model(_as_input(model, x[idx]))
+        loss = nn.functional.cross_entropy(out.float(), torch.from_numpy(y[idx]))
         opt.zero_grad()
         loss.backward()
         opt.step()

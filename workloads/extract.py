@@ -363,7 +363,8 @@ def extract_graph(model: nn.Module, input_shape, *, batch: int = 1, name: str | 
     full = _check_input_shape(input_shape, batch)
     name = name or type(model).__name__
     model = model.eval()
-    x = torch.randn(full)
+    floats = [p.dtype for p in model.parameters() if p.is_floating_point()]
+    x = torch.randn(full, dtype=floats[0] if floats else torch.float32)  # a bf16/fp16 model gets its own dtype
     with torch.no_grad():
         try:
             model(x)

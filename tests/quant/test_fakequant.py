@@ -157,6 +157,26 @@ def test_mx_formats_scale_each_block_from_its_own_maximum_at_run_time(fashion):
     assert evaluate(qm, xs, ys) > 0.85
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64])
+def test_quantisers_keep_the_tensor_dtype(dtype):
+    x = torch.randn(4, 64).to(dtype)
+    for fmt in ("int8", "dybit4", "mxfp4"):
+        fq = FakeQuantize(fmt, role="weight", learn_scale=True)
+        xp = x.clone().requires_grad_(True)
+        q = fq(xp)
+        q.float().sum().backward()
+        assert q.dtype == dtype and xp.grad.dtype == dtype, fmt
+        ref = fq.fmt.quantize(x.float().numpy(), fq._adaptive_params or fq._qp)
+        assert torch.equal(q, torch.from_numpy(ref).to(dtype)), fmt  # the codec's values, rounded to dtype
+
+
+def test_a_bfloat16_model_quantises_calibrates_and_evaluates(fashion):
+    xs, ys = fashion
+    q = quantize_model(load_trained("fashion_cnn").to(torch.bfloat16), "w=dybit4,a=int8", (1, 28, 28))
+    calibrate(q, [xs[:256]])
+    assert evaluate(q, xs[:1000], ys[:1000]) > 0.88
+
+
 def test_first_last_policy_and_attention_matmuls():
     m, shape = get_model("fashion_cnn")
     q = quantize_model(m, "dybit4", shape, first_last="int8")
