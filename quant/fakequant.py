@@ -25,9 +25,10 @@ class _STEQuant(torch.autograd.Function):
     def forward(ctx, x, scale, fq):
         q = fq._quantize_numpy(to_numpy(x), scale.detach().cpu().numpy())
         q_t = torch.from_numpy(q).to(device=x.device, dtype=x.dtype)  # the model computes in its own dtype
-        lo, hi = fq.clip_range(scale, x.shape)
+        s = fq.broadcast_scale(scale.detach(), x.shape)
+        lo, hi = fq.clip_range(s, x.shape)
         inside = (x >= lo) & (x <= hi)
-        ctx.save_for_backward(inside, x, q_t, fq.broadcast_scale(scale.detach(), x.shape))
+        ctx.save_for_backward(inside, x, q_t, s)
         ctx.learn = scale.requires_grad
         ctx.fq = fq
         return q_t
@@ -112,13 +113,13 @@ class FakeQuantize(nn.Module):
         red = [i for i in range(g.dim()) if s.dim() == 0 or s.shape[i] == 1]
         return (g.sum(dim=red, keepdim=s.dim() > 0) if red else g).reshape(s.shape)
 
-    def clip_range(self, scale: torch.Tensor, shape=None):
-        """(lo, hi) outside which the STE passes no gradient: the format's extreme levels times the scale,
-        for adaptive formats those of the grid each group chose."""
+    def clip_range(self, s: torch.Tensor, shape):
+        """(lo, hi) outside which the STE passes no gradient on a tensor of ``shape``: the format's extreme
+        levels times ``s`` (the scale as ``broadcast_scale`` maps it onto the tensor), for adaptive formats
+        those of the grid each group chose."""
         f = self.fmt
-        s = self.broadcast_scale(scale.detach(), shape) if shape is not None else scale.detach()
         p = self._adaptive_params
-        if self.adaptive and p is not None and shape is not None and tuple(shape) == tuple(p.qparams.layout.shape):
+        if self.adaptive and p is not None and tuple(shape) == tuple(p.qparams.layout.shape):
             level = np.array([c.max_level for c in f.candidates], np.float32)[p.qparams.layout.expand(p.choice)]
             hi = torch.from_numpy(np.ascontiguousarray(level)).to(s.device) * s
             return -hi, hi
@@ -197,9 +198,7 @@ class FakeQuantize(nn.Module):
             if not self.dynamic:
                 self.observe(x)
             return x
-        if self.dynamic:
-            return self._forward_mx(x)
-        if not self.frozen:
+        if not (self.frozen or self.dynamic):
             if self.role == "weight":
                 self.freeze(x)
             else:
@@ -207,14 +206,14 @@ class FakeQuantize(nn.Module):
                                  f"(run calibrate() on some batches first)")
         if not torch.isfinite(x).all():
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
+        if self.dynamic:
+            return self._forward_mx(x)
         return _STEQuant.apply(x, self.scale, self)
 
     def _forward_mx(self, x: torch.Tensor) -> torch.Tensor:
         """OCP MX: this tensor's own E8M0 block scales (a function of x, not module state). A conv weight is
         blocked along its flattened reduction C_in/groups · kh · kw (so a depthwise kernel's taps share a
         block instead of each getting its own scale); anything else along ``axis``."""
-        if not torch.isfinite(x).all():
-            raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
         flat = self.role == "weight" and x.dim() > 2 and self.axis == 1
         view = x.reshape(x.shape[0], -1) if flat else x
         self._qp = choose_qparams(self.fmt, to_numpy(view), "mx", granularity="block", axis=self.axis)

@@ -29,6 +29,11 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return fuse(copy.deepcopy(model).eval(), inplace=False)
 
 
+def input_reduction_axis(module: nn.Module) -> int:
+    """The axis of a layer's input that its dot products reduce over: channels (NC…) or features (…F)."""
+    return -1 if isinstance(module, nn.Linear) else 1
+
+
 class QuantConv(nn.Module):
     def __init__(self, conv: nn.Module, w_fmt: str, a_fmt: str, method: str = "mse", learn_scale: bool = False):
         super().__init__()
@@ -36,7 +41,7 @@ class QuantConv(nn.Module):
         self.wq = FakeQuantize(w_fmt, role="weight", granularity="channel", axis=0, method=method)
         # MX blocks run along the reduction axis: input channels (NCHW) for a conv, the last axis for a linear
         self.aq = FakeQuantize(a_fmt, role="activation", method=method, learn_scale=learn_scale,
-                               block_axis=-1 if isinstance(conv, nn.Linear) else 1)
+                               block_axis=input_reduction_axis(conv))
 
     def forward(self, x):
         w = self.wq(self.conv.weight)

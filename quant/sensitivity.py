@@ -18,7 +18,7 @@ from torch import nn
 
 from quant.choose import choose_qparams
 from quant.formats import get_format
-from quant.qmodel import fold_batchnorm, sqnr_db
+from quant.qmodel import fold_batchnorm, input_reduction_axis, sqnr_db
 
 CACHE_DIR = Path.home() / ".cache" / "dybit-archsim"
 
@@ -49,11 +49,6 @@ def _quant(fmt_name: str, x: np.ndarray, role: str, reduction_axis: int = 1) -> 
         return _quant(fmt_name, x.reshape(x.shape[0], -1), role).reshape(x.shape)
     return f.quantize(x, choose_qparams(f, x, "mse" if f.scale_rule != "mx" else "mx", granularity=gran,
                                         axis=0 if gran == "channel" else reduction_axis))
-
-
-def _input_reduction_axis(module: nn.Module) -> int:
-    """The axis of a layer's input that its dot products reduce over: channels (NC…) or features (…F)."""
-    return -1 if isinstance(module, nn.Linear) else 1
 
 
 def _compute_modules(model: nn.Module, graph) -> dict:
@@ -87,7 +82,7 @@ def layer_errors(model: nn.Module, input_shape, formats, x: torch.Tensor | None 
         a = acts[n]
         res[n] = {}
         for f in formats:
-            qw, qa = _quant(f, w, "weight"), _quant(f, a, "activation", _input_reduction_axis(m))
+            qw, qa = _quant(f, w, "weight"), _quant(f, a, "activation", input_reduction_axis(m))
             res[n][f] = {"w_rmse": float(np.sqrt(((qw - w) ** 2).mean())), "w_sqnr_db": sqnr_db(w, qw),
                          "a_rmse": float(np.sqrt(((qa - a) ** 2).mean())), "a_sqnr_db": sqnr_db(a, qa)}
     return res
@@ -121,7 +116,7 @@ def sensitivity_table(model: nn.Module, input_shape, formats, *, x: torch.Tensor
         for f in formats:
             m.weight.data = torch.from_numpy(_quant(f, w0.numpy(), "weight"))
             h = m.register_forward_pre_hook(lambda mod, inp, f=f: (torch.from_numpy(_quant(
-                f, inp[0].numpy(), "activation", _input_reduction_axis(mod))),))
+                f, inp[0].numpy(), "activation", input_reduction_axis(mod))),))
             with torch.no_grad():
                 out = folded(x).numpy().astype(np.float64)
             h.remove()

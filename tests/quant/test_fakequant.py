@@ -51,7 +51,7 @@ def test_block_scaled_weights_quantise_and_learn_their_block_scales(fmt, axis):
     upstream = torch.randn(w.shape)
     (q * upstream).sum().backward()
     # STE: the gradient passes exactly where w lies inside its own group's clip range
-    lo, hi = fq.clip_range(fq.scale, w.shape)
+    lo, hi = fq.clip_range(fq.broadcast_scale(fq.scale.detach(), w.shape), w.shape)
     assert torch.equal(wp.grad, upstream * ((w >= lo) & (w <= hi)))
     assert 0 < int(((w < lo) | (w > hi)).sum())  # some values are clipped, so the test sees both cases
     # LSQ: each block scale gets the sum over its own block of the element-wise gradient, which is what

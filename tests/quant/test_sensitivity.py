@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from quant import get_format
-from quant.sensitivity import _input_reduction_axis, _quant, sensitivity_table
+from quant.qmodel import input_reduction_axis
+from quant.sensitivity import _quant, sensitivity_table
 
 
 def test_mx_blocks_run_along_the_reduction_axis():
@@ -15,7 +16,7 @@ def test_mx_blocks_run_along_the_reduction_axis():
     assert np.array_equal(_quant("mxfp4", w, "weight"), flat)
     assert not np.array_equal(_quant("mxfp4", w, "weight"), mx.quantize(w, granularity="block", axis=-1))
     a = rng.standard_normal((2, 50)).astype(np.float32)
-    assert _input_reduction_axis(nn.Linear(50, 3)) == -1 and _input_reduction_axis(nn.Conv2d(3, 4, 3)) == 1
+    assert input_reduction_axis(nn.Linear(50, 3)) == -1 and input_reduction_axis(nn.Conv2d(3, 4, 3)) == 1
     assert np.array_equal(_quant("mxfp4", a, "activation", -1), mx.quantize(a, granularity="block", axis=-1))
 
 
