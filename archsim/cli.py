@@ -128,7 +128,8 @@ def _search(args) -> int:
     from archsim import ArchsimError, load_hw
     from archsim.config import parse_set
     from archsim.search import EvalContext, EvalStore, SearchSpace, run_search, write_outputs
-    from archsim.search.space import HW_GENES
+    from archsim.search.run import check_run_args
+    from archsim.search.space import select_hw_genes
     from quant import QuantError
     from workloads import WorkloadError, load_workload
 
@@ -137,19 +138,30 @@ def _search(args) -> int:
         graph = load_workload(args.model, _shape(args.input_shape), batch=args.batch)
         objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-        genes = {} if args.precision_only else {k: v for k, v in HW_GENES.items()
-                                                 if not args.hw_genes or k in args.hw_genes.split(",")}
+        genes = {} if args.precision_only else select_hw_genes(args.hw_genes.split(","))
+        check_run_args(generations=args.generations, pop=args.pop, seed=args.seed, workers=args.workers)
         space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats, hw_base=hw, hw_genes=genes)
-        sens = _sensitivity(args, graph, formats)
-        ctx = EvalContext(graph.to_dict(), space, sens, objectives, args.max_error, args.max_area, args.latency_target)
+        # built before the (slow) sensitivity table so that bad objectives or bounds fail at once
+        ctx = EvalContext(graph.to_dict(), space, None, objectives, args.max_error, args.max_area, args.latency_target)
         out = Path(args.out)
         db = Path(args.db) if args.db else out / "search.sqlite"
+        if args.resume and not db.exists():
+            raise ArchsimError(f"--resume: no search is stored in {db} (check --db / --out)")
+        ctx.sensitivity = _sensitivity(args, graph, formats)
         config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
                   "genes": list(genes), "seed": args.seed, "pop": args.pop, "max_error": args.max_error,
                   "max_area": args.max_area, "latency_target": args.latency_target}
+        created = not db.exists()
         store = EvalStore(db, config=config, resume=args.resume)
-        res = run_search(ctx, generations=args.generations, pop=args.pop, seed=args.seed, store=store,
-                         workers=args.workers, dask=args.dask, baselines=not args.no_baselines)
+        try:
+            res = run_search(ctx, generations=args.generations, pop=args.pop, seed=args.seed, store=store,
+                             workers=args.workers, dask=args.dask, baselines=not args.no_baselines)
+        except ArchsimError:
+            if created and store.count() == 0:  # e.g. no Dask scheduler: leave no empty database to trip over
+                store.close()
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+            raise
         files = write_outputs(res, out, space=space)
     except (ArchsimError, WorkloadError, QuantError, FileExistsError, ValueError) as exc:
         print(f"archsim search: {exc}", file=sys.stderr)
@@ -158,6 +170,9 @@ def _search(args) -> int:
           f"{res.seconds:.1f} s")
     for f in res.front[:10]:
         print("  " + ", ".join(f"{k}={v:.4g}" for k, v in f["values"].items()))
+    if res.closest is not None:
+        miss = "; ".join(f"{k} {c['value']:.4g} > {c['bound']:.4g}" for k, c in res.closest["violated"].items())
+        print(f"no evaluated design meets the constraints; the closest ({res.closest['hash']}) misses: {miss}")
     print("wrote " + ", ".join(str(p) for p in files.values()))
     if args.json:
         print(json.dumps(res.to_dict()))

@@ -143,6 +143,9 @@ class Accelerator:
 
     def _check_combinations(self) -> None:
         a = self._data["array"]
+        if a["kind"] == "fusion" and a["max_bits"] % 2:
+            raise ConfigError(f"array.max_bits: a fusion unit is built of 2-bit bricks, so its widest operand "
+                              f"has an even number of bits, got {a['max_bits']}")
         if a["kind"] == "fusion" and a["bricks_per_unit"] != (a["max_bits"] // 2) ** 2:
             raise ConfigError(f"array.bricks_per_unit: a fusion unit of {a['max_bits']}-bit max operands has "
                               f"({a['max_bits']}/2)² = {(a['max_bits'] // 2) ** 2} 2-bit bricks, got "

@@ -28,6 +28,27 @@ class EvalContext:
     latency_target_s: float | None = None
     engine: str = "analytic"
 
+    def __post_init__(self):
+        from archsim.errors import ArchsimError
+
+        self.objectives = tuple(self.objectives)
+        for o in self.objectives:
+            if o not in OBJECTIVES:
+                raise ArchsimError(f"objective {o!r} is not one of {', '.join(OBJECTIVES)}")
+        if not 1 <= len(self.objectives) <= 4 or len(set(self.objectives)) != len(self.objectives):
+            raise ArchsimError(f"objectives: choose 1 to 4 distinct of {', '.join(OBJECTIVES)}, "
+                               f"got {', '.join(self.objectives) or 'none'}")
+        # an error proxy is ≥ 0 and an area or a latency > 0: another bound leaves no design feasible
+        for name, value, low_ok in (("max_error", self.max_error, True), ("max_area_mm2", self.max_area_mm2, False),
+                                    ("latency_target_s", self.latency_target_s, False)):
+            if value is None:
+                continue
+            v = float(value)
+            if not (np.isfinite(v) and (v >= 0 if low_ok else v > 0)):
+                raise ArchsimError(f"{name}: must be a finite number {'≥' if low_ok else '>'} 0, got {value}")
+        if self.engine not in ("analytic", "des"):
+            raise ArchsimError(f"engine: must be 'analytic' or 'des', got {self.engine!r}")
+
 
 _GRAPH_CACHE: dict = {}
 

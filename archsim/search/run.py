@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archsim.errors import ArchsimError
-from archsim.search.evaluate import OBJECTIVES, EvalContext, evaluate
+from archsim.search.evaluate import EvalContext, evaluate
 from archsim.search.space import SearchSpace, genome_hash
 from archsim.search.store import EvalStore
 
@@ -47,7 +47,10 @@ class Evaluator:
         if dask:
             from dask.distributed import Client
 
-            self.client = Client(dask)
+            try:
+                self.client = Client(dask)
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, timed out, or not an address
+                raise ArchsimError(f"dask: cannot connect to the scheduler at {dask!r}: {exc}") from None
             self._ctx_future = self.client.scatter(ctx, broadcast=True)
         elif workers and workers > 1:
             self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,))
@@ -116,11 +119,32 @@ class SearchResult:
     seconds: float = 0.0
     archive: list[dict] = field(default_factory=list)
     ref: dict = field(default_factory=dict)
+    closest: dict | None = None  # when nothing met the constraints: the evaluated design nearest to them
 
     def to_dict(self) -> dict:
         return {"objectives": list(self.objectives), "front": self.front, "hv_history": self.hv_history,
                 "baselines": self.baselines, "n_evals": self.n_evals, "n_cached": self.n_cached,
-                "seconds": self.seconds, "normalisation": self.ref}
+                "seconds": self.seconds, "normalisation": self.ref, "closest_infeasible": self.closest}
+
+    def __repr__(self) -> str:
+        return (f"SearchResult({len(self.front)} designs on the front over {', '.join(self.objectives)}; "
+                f"{self.n_evals} new evaluations, {self.n_cached} from the store, {self.seconds:.1f} s)")
+
+
+def _closest_infeasible(archive: list, ctx: EvalContext) -> dict | None:
+    """The design whose constraint violations, each relative to its bound, sum to the least."""
+    bounds = {"error": ctx.max_error, "area": ctx.max_area_mm2, "latency": ctx.latency_target_s}
+    best, best_score = None, np.inf
+    for x, r in archive:
+        score = sum(max(v, 0.0) / max(abs(bounds[k]), 1e-30) for k, v in r["constraints"].items())
+        if score < best_score:
+            best, best_score = (x, r), score
+    if best is None:
+        return None
+    x, r = best
+    return {"genome": [int(v) for v in x], "hash": genome_hash(x), "values": r["values"],
+            "violated": {k: {"value": r["values"][k], "bound": bounds[k]}
+                         for k, v in r["constraints"].items() if v > 0}}
 
 
 class _HV:
@@ -200,6 +224,14 @@ def seed_population(space: SearchSpace, pop: int, seed: int) -> np.ndarray:
     return X
 
 
+def check_run_args(*, generations: int, pop: int, seed: int, workers: int = 0) -> None:
+    """The run parameters of ``run_search``, checked before anything is evaluated or stored."""
+    for name, value, low in (("generations", generations, 1), ("pop", pop, 2), ("seed", seed, 0),
+                             ("workers", workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ArchsimError(f"{name}: must be an integer ≥ {low}, got {value!r}")
+
+
 def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: int = 0, store: EvalStore | None = None,
                workers: int = 0, dask: str | None = None, baselines: bool = True, des_front: bool = True,
                progress: bool = True) -> SearchResult:
@@ -209,11 +241,7 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     from pymoo.util.ref_dirs import get_reference_directions
     from tqdm import tqdm
 
-    for o in ctx.objectives:
-        if o not in OBJECTIVES:
-            raise ArchsimError(f"objective {o!r} is not one of {', '.join(OBJECTIVES)}")
-    if not 1 <= len(ctx.objectives) <= 4:
-        raise ArchsimError("objectives: choose 1 to 4 of latency, energy, area, error")
+    check_run_args(generations=generations, pop=pop, seed=seed, workers=workers)
     t0 = time.perf_counter()
     space = ctx.space
     evaluator = Evaluator(ctx, store, workers=workers, dask=dask)
@@ -289,6 +317,8 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
                           seconds=time.perf_counter() - t0, archive=[{"genome": [int(v) for v in x], **r}
                                                                       for x, r in archive],
                           ref={"lo": state["hv"].lo.tolist(), "hi": state["hv"].hi.tolist()} if "hv" in state else {})
+    if not front and n_constr:
+        result.closest = _closest_infeasible(archive, ctx)
     if baselines and "hv" in state:
         budget = len(archive)
         result.baselines["random"] = random_search(ctx, budget, seed, state["hv"])

@@ -29,6 +29,16 @@ HW_GENES = {
 }
 
 
+def select_hw_genes(names) -> dict:
+    """The subset of ``HW_GENES`` named in ``names`` (all of them when empty), in HW_GENES order."""
+    names = [n.strip() for n in names if n.strip()]
+    unknown = [n for n in names if n not in HW_GENES]
+    if unknown:
+        raise ArchsimError(f"hardware genes: unknown {', '.join(map(repr, unknown))}; "
+                           f"searchable genes are {', '.join(HW_GENES)}")
+    return {k: v for k, v in HW_GENES.items() if not names or k in names}
+
+
 @dataclass
 class SearchSpace:
     layers: list[str]
@@ -43,6 +53,8 @@ class SearchSpace:
 
         self.weight_formats = tuple(self.weight_formats or self.formats)
         self.act_formats = tuple(self.act_formats or self.formats)
+        if not self.weight_formats or not self.act_formats:
+            raise ArchsimError("search formats: none given; name at least one (e.g. int8,dybit4)")
         for f in set(self.weight_formats) | set(self.act_formats):
             try:
                 get_format(f)

@@ -42,6 +42,7 @@ def _write(tmp_path, mutate):
     (lambda d: d["array"].update(dataflow="rs"), r"array.dataflow: must be one of ws, os"),
     (lambda d: d["buffers"]["weight"].update(kib=0.25), r"buffers.weight.kib: .* smallest legal tile"),
     (lambda d: d["array"].update(bricks_per_unit=9), r"array.bricks_per_unit"),
+    (lambda d: d["array"].update(max_bits=3, bricks_per_unit=4), r"array.max_bits: .* even .* got 3"),
     (lambda d: d.pop("clock_mhz"), r"clock_mhz: missing"),
 ])
 def test_bad_config_names_field_and_value(tmp_path, mutate, match):

@@ -140,5 +140,82 @@ def test_resume_after_kill_9(tmp_path):
 def test_bad_objective(cnn):
     g, layers = cnn
     with pytest.raises(ArchsimError, match="objective 'speed'"):
-        run_search(_ctx(g, layers, ("speed",)), generations=1, pop=4, progress=False)
+        _ctx(g, layers, ("speed",))
+    with pytest.raises(ArchsimError, match="distinct"):
+        _ctx(g, layers, ("latency", "latency"))
     assert set(HW_GENES) >= {"array.rows", "buffers.weight.kib", "dram.bus_bits", "decoder.count", "array.dataflow"}
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(max_error=-1.0), r"max_error: .* ≥ 0, got -1.0"),
+    (dict(max_area_mm2=0.0), r"max_area_mm2: .* > 0, got 0.0"),
+    (dict(latency_target_s=float("nan")), r"latency_target_s: .* got nan"),
+    (dict(engine="spice"), r"engine: .* got 'spice'"),
+])
+def test_bad_bounds_are_named(cnn, kw, match):
+    g, layers = cnn
+    with pytest.raises(ArchsimError, match=match):
+        _ctx(g, layers, **kw)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(generations=0), r"generations: must be an integer ≥ 1, got 0"),
+    (dict(pop=1), r"pop: .* ≥ 2, got 1"),
+    (dict(seed=-1), r"seed: .* ≥ 0, got -1"),
+    (dict(workers=-2), r"workers: .* got -2"),
+    (dict(generations=2.5), r"generations: .* got 2.5"),
+])
+def test_bad_run_arguments_are_named_before_any_evaluation(cnn, kw, match):
+    g, layers = cnn
+    args = dict(generations=2, pop=4, seed=0, progress=False) | kw
+    with pytest.raises(ArchsimError, match=match):
+        run_search(_ctx(g, layers), **args)
+
+
+def test_bad_space_arguments(cnn):
+    from archsim.search.space import select_hw_genes
+
+    _, layers = cnn
+    with pytest.raises(ArchsimError, match="none given"):
+        SearchSpace(layers, formats=())
+    with pytest.raises(ArchsimError, match="unknown 'array.row'; searchable genes are array.rows"):
+        select_hw_genes(["array.row"])
+    assert list(select_hw_genes(["dram.bus_bits", "array.rows"])) == ["array.rows", "dram.bus_bits"]
+    assert select_hw_genes([""]) == HW_GENES
+
+
+def test_unreachable_dask_scheduler_is_named(cnn):
+    import dask
+
+    g, layers = cnn
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
+            pytest.raises(ArchsimError, match="dask: cannot connect to the scheduler at 'tcp://127.0.0.1:1'"):
+        run_search(_ctx(g, layers), generations=1, pop=4, progress=False, dask="tcp://127.0.0.1:1")
+
+
+def test_infeasible_constraints_report_the_closest_design(cnn, tmp_path):
+    g, layers = cnn
+    r = run_search(_ctx(g, layers, latency_target_s=1e-12, max_error=1.0), generations=2, pop=6, seed=0,
+                   baselines=False, des_front=False, progress=False)
+    assert r.front == [] and r.closest is not None
+    assert list(r.closest["violated"]) == ["latency"]  # the error bound holds, only latency is missed
+    fastest = min(a["values"]["latency"] for a in r.archive)
+    assert r.closest["violated"]["latency"] == {"value": fastest, "bound": 1e-12}
+    assert json.loads(json.dumps(r.to_dict()))["closest_infeasible"]["hash"] == r.closest["hash"]
+    assert "designs on the front" in repr(r)
+    ok = run_search(_ctx(g, layers, max_error=1.0), generations=1, pop=6, seed=0, baselines=False,
+                    des_front=False, progress=False)
+    assert ok.front and ok.closest is None
+
+
+def test_cli_rejects_bad_arguments_without_leaving_a_database(tmp_path):
+    out = tmp_path / "s"
+    base = [sys.executable, "-m", "archsim", "search", "--model", "lenet5", "--generations", "1", "--pop", "4",
+            "--out", str(out)]
+    for extra, msg in ((["--objectives", "latency,foo"], "objective 'foo'"),
+                       (["--hw-genes", "array.row"], "unknown 'array.row'"),
+                       (["--resume"], "--resume: no search is stored"),
+                       (["--formats", ""], "none given")):
+        res = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and msg in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr and not (out / "search.sqlite").exists()
