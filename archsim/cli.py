@@ -51,6 +51,21 @@ def _shape(text: str | None):
         raise SystemExit(f"archsim: --input-shape must look like 3,224,224, got {text!r}") from None
 
 
+def _positive_int(flag: str, low: int = 1):
+    """argparse type: an integer ≥ ``low`` (argparse names ``flag`` and the value on failure)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
+        return value
+
+    parse.__name__ = flag  # argparse's message names the type when it has no error of its own
+    return parse
+
+
 def _models(args) -> int:
     from workloads.extract import extract_graph
     from workloads.zoo import get_entry, list_models
@@ -264,8 +279,8 @@ def _quantize(args) -> int:
             from workloads.pretrained import lenet5
 
             model = lenet5()
-            x, y = load_mnist_5k(limit=args.limit, normalize=False)
-            xtr, ytr = x[::2], y[::2]
+            x, y = load_mnist_5k(limit=args.limit, normalize=False, part="eval")
+            xtr, ytr = load_mnist_5k(normalize=False, part="tune")  # the other half: never scored
         plan = PrecisionPlan.load(args.plan) if args.plan else args.precision
         q = quantize_model(model, plan, (1, 28, 28), first_last=args.first_last, method=args.method)
         calibrate(q, [xtr[i:i + 128] for i in range(0, args.calib, 128)])
@@ -357,10 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
         g2.add_argument("--plan", default=None)
         qp.add_argument("--first-last", default="same", choices=("same", "int8", "fp32"))
         qp.add_argument("--method", default="mse", choices=("max", "percentile", "mse"))
-        qp.add_argument("--calib", type=int, default=512, help="calibration images")
-        qp.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
+        qp.add_argument("--calib", type=_positive_int("--calib"), default=512, help="calibration images")
+        qp.add_argument("--limit", type=_positive_int("--limit"), default=None,
+                        help="evaluate on the first N test images")
         if cmd == "quantize":
-            qp.add_argument("--qat-steps", type=int, default=0)
+            qp.add_argument("--qat-steps", type=_positive_int("--qat-steps", low=0), default=0)
             qp.add_argument("--out", default=None)
         else:
             qp.set_defaults(out=None, qat_steps=0)

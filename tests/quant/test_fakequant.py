@@ -126,6 +126,27 @@ def test_short_qat_lowers_the_loss(fashion):
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
 
 
+def test_calibrate_evaluate_and_qat_name_bad_arguments(fashion):
+    x, y = fashion
+    q = quantize_model(load_trained("fashion_cnn"), "int8", (1, 28, 28))
+    with pytest.raises(QuantError, match="calibrate: no calibration images"):
+        calibrate(q, [])
+    with pytest.raises(QuantError, match="calibrate: no calibration images"):
+        calibrate(q, [x[:0]])
+    calibrate(q, [x[:64]])
+    with pytest.raises(QuantError, match="evaluate: .* got 0 images"):
+        evaluate(q, x[:0], y[:0])
+    with pytest.raises(QuantError, match="evaluate: .* got 10 images, 9 labels"):
+        evaluate(q, x[:10], y[:9])
+    for kw, match in ((dict(steps=-1), "steps must be an integer ≥ 0, got -1"),
+                      (dict(batch=0), "batch must be an integer ≥ 1, got 0"),
+                      (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
+                      (dict(lr=float("nan")), "lr must be")):
+        with pytest.raises(QuantError, match=match):
+            qat(q, x, y, **kw)
+    assert qat(q, x, y, steps=0) == []
+
+
 def test_mx_formats_scale_each_block_from_its_own_maximum_at_run_time(fashion):
     mx = get_format("mxfp4")
     act = FakeQuantize("mxfp4", role="activation", learn_scale=True)  # no free scale: nothing to learn

