@@ -9,6 +9,9 @@ that names the fx node, its target and its module path.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import math
 import operator
 import time
@@ -350,6 +353,20 @@ def _check_input_shape(input_shape, batch: int) -> tuple:
     return (batch, *shape)
 
 
+@contextlib.contextmanager
+def _quiet_torch():
+    """torch.export writes warnings and whole graph dumps to stderr when it fails; the one-line error that
+    names the failure is ours to print."""
+    log = logging.getLogger("torch")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        log.setLevel(level)
+
+
 def extract_graph(model: nn.Module, input_shape, *, batch: int = 1, name: str | None = None,
                   method: str = "auto") -> LayerGraph:
     """Trace ``model`` on an input of shape (batch, *input_shape) and return its layer graph.
@@ -385,7 +402,8 @@ def extract_graph(model: nn.Module, input_shape, *, batch: int = 1, name: str | 
             return _Extractor(gm, name, full).run()
     if method in ("auto", "export"):
         try:
-            ep = torch.export.export(model, (x,))
+            with _quiet_torch():
+                ep = torch.export.export(model, (x,))
         except Exception as exc:
             errors.append(f"torch.export: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         else:

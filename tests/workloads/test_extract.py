@@ -157,6 +157,17 @@ def test_unsupported_op_names_the_fx_node():
         extract_graph(Unsupported(), (8,), method="fx")
 
 
+class DataDependent(nn.Module):
+    def forward(self, x):
+        return x if x.sum() > 0 else -x
+
+
+def test_an_untraceable_model_is_one_clear_error(capfd):
+    with pytest.raises(WorkloadError, match=r"cannot trace the model\. torch\.fx .*; torch\.export: .*data-dependent"):
+        extract_graph(DataDependent(), (3, 8, 8))
+    assert capfd.readouterr().err == ""  # torch.export's warnings and graph dumps are not passed on
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: extract_graph(get_model("resnet18")[0], (3, 224)), "input of shape"),
     (lambda: extract_graph("resnet18", (3, 224, 224)), "nn.Module"),
