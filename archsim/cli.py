@@ -29,7 +29,11 @@ def _formats(args) -> int:
         if hasattr(fmt, "hardware"):
             print(fmt.hardware)
         return 0
-    names = list_formats(args.bits)
+    try:
+        names = list_formats(args.bits)
+    except QuantError as exc:
+        print(f"archsim formats: {exc}", file=sys.stderr)
+        return 2
     print("\n".join(names))
     return 0
 
@@ -406,4 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except OSError as exc:  # an output folder that cannot be made, a file that cannot be written or read
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"archsim {args.command}: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2

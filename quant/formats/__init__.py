@@ -96,6 +96,9 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
         return ["intN", "uintN", "eXmY", "fp4", "fp6", "fp8", "positNesK", "flintN", "potN", "apotN", "nfN",
                 "adaptivfloatN", "mxfp4", "mxfp6", "mxfp8", "mxint8", "antN", "dybitN", "dybitNcK",
                 "fp32", "fp16", "bf16"]
+    if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8):
+        raise QuantError(f"bits: the quantised formats have 2..8 bits, got {bits!r} "
+                         "(fp32, fp16 and bf16 are pass-through)")
     names = []
     for n in ([bits] if bits else range(2, 9)):
         names += [f"int{n}", f"uint{n}", f"pot{n}", f"nf{n}", f"dybit{n}"]

@@ -18,6 +18,17 @@ def test_unknown_format_is_one_clear_line():
     assert "unknown format 'nosuch4'" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_bad_bits_and_unwritable_outputs_are_named(tmp_path, capsys):
+    assert main(["formats", "--bits", "9"]) == 2
+    assert "bits: the quantised formats have 2..8 bits, got 9" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["graph", "--model", "lenet5", "--json", str(blocker / "g.json")]) == 2
+    assert f"archsim graph: cannot use {blocker / 'g.json'}: Not a directory" in capsys.readouterr().err
+    assert main(["simulate", "--model", "lenet5", "--out", str(blocker / "out")]) == 2
+    assert "archsim simulate: cannot use" in capsys.readouterr().err
+
+
 def test_models_lists_the_zoo_with_counts(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
