@@ -92,6 +92,11 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
     t_start = time.perf_counter()
     if engine not in ENGINES:
         raise SimError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if not (hasattr(graph, "layers") and hasattr(graph, "graph")):
+        raise SimError(f"graph: expected a LayerGraph (e.g. workloads.load_workload('resnet18') or "
+                       f"LayerGraph.from_json(path)), got {type(graph).__name__}")
+    if objective not in ("latency", "traffic"):
+        raise SimError(f"objective: {objective!r} is not one of latency, traffic")
     hw = load_hw(hw) if not isinstance(hw, Accelerator) else hw
     plan = _plan_for(graph, plan)
     layers = graph.layers()
