@@ -41,6 +41,56 @@ LAYER_FIELDS = {
     "bias": "has a bias", "bn_folded": "a BatchNorm was folded into this layer",
 }
 _TUPLE_FIELDS = ("out_shape", "weight_shape", "kernel", "stride", "padding", "dilation")
+_COUNT_FIELDS = ("in_channels", "out_channels", "macs", "vector_ops", "weight_elems", "act_in_elems", "act_out_elems")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_node(name, node: dict) -> None:
+    """One node of a layer-graph document, field by field: a hand-edited or foreign file gets an error that
+    names the layer, the field and the value instead of a wrong simulation."""
+    def bad(field, value, want):
+        raise WorkloadError(f"layer {name!r}: {field} must be {want}, got {value!r}")
+
+    missing = [k for k in LAYER_FIELDS if k not in node]
+    if missing:
+        raise WorkloadError(f"layer {name!r}: missing field(s) {', '.join(missing)}")
+    if node["op"] not in OPS:
+        bad("op", node["op"], "one of " + ", ".join(OPS))
+    if not _is_int(node["index"]) or node["index"] < 0:
+        bad("index", node["index"], "an integer ≥ 0")
+    for k in _COUNT_FIELDS:
+        if not _is_int(node[k]) or node[k] < 0:
+            bad(k, node[k], "an integer ≥ 0")
+    if not _is_int(node["groups"]) or node["groups"] < 1:
+        bad("groups", node["groups"], "an integer ≥ 1")
+    for k in ("bias", "bn_folded"):
+        if not isinstance(node[k], bool):
+            bad(k, node[k], "true or false")
+
+    def ints(v, low):
+        return isinstance(v, list | tuple) and all(_is_int(e) and e >= low for e in v)
+
+    if not ints(node["out_shape"], 1):
+        bad("out_shape", node["out_shape"], "a list of positive integers")
+    if not isinstance(node["in_shapes"], list) or not all(ints(sh, 1) for sh in node["in_shapes"]):
+        bad("in_shapes", node["in_shapes"], "a list of shapes of positive integers")
+    for k, low in (("weight_shape", 1), ("kernel", 1), ("stride", 1), ("dilation", 1), ("padding", 0)):
+        if node[k] is not None and not (ints(node[k], low) and node[k]):
+            bad(k, node[k], f"null or a list of integers ≥ {low}")
+    if not isinstance(node["operands"], list) or not all(o in ("act", "weight") for o in node["operands"]):
+        bad("operands", node["operands"], "a list of 'act' / 'weight'")
+    if node["op"] in COMPUTE_OPS:
+        gm = node["gemm"]
+        if not isinstance(gm, dict) or set(gm) != {"batch", "M", "N", "K"} or \
+                not all(_is_int(v) and v >= 1 for v in gm.values()):
+            bad("gemm", gm, "{batch, M, N, K} of positive integers")
+        if node["macs"] != gm["batch"] * gm["M"] * gm["N"] * gm["K"]:
+            bad("macs", node["macs"], f"gemm batch·M·N·K = {gm['batch'] * gm['M'] * gm['N'] * gm['K']:,}")
+        if node["op"] == "conv" and node["kernel"] is None:
+            bad("kernel", None, "a list of integers ≥ 1 for a conv")
 
 
 class LayerGraph:
@@ -153,19 +203,34 @@ class LayerGraph:
         if data.get("version") != SCHEMA_VERSION:
             raise WorkloadError(f"layer-graph schema version {data.get('version')!r} is not supported "
                                 f"(this build reads version {SCHEMA_VERSION})")
+        for key in ("nodes", "edges"):
+            if not isinstance(data.get(key), list):
+                raise WorkloadError(f"layer-graph document: {key!r} must be a list")
         g = nx.DiGraph()
-        for node in data["nodes"]:
+        for i, node in enumerate(data["nodes"]):
+            if not isinstance(node, dict) or not isinstance(node.get("name"), str) or not node["name"]:
+                raise WorkloadError(f"layer-graph document: node #{i} has no name")
             node = dict(node)
             name = node.pop("name")
+            if name in g:
+                raise WorkloadError(f"layer {name!r} is defined twice in the document")
+            _check_node(name, node)
             for k in _TUPLE_FIELDS:
                 if node.get(k) is not None:
                     node[k] = tuple(node[k])
             node["in_shapes"] = [tuple(s) for s in node.get("in_shapes", [])]
             g.add_node(name, **node)
-        for u, v in data["edges"]:
+        for e in data["edges"]:
+            if not (isinstance(e, list | tuple) and len(e) == 2):
+                raise WorkloadError(f"layer-graph document: an edge must be [producer, consumer], got {e!r}")
+            u, v = e
             if u not in g or v not in g:
                 raise WorkloadError(f"edge {u!r} → {v!r} names a layer that is not in the document")
             g.add_edge(u, v)
+        if not nx.is_directed_acyclic_graph(g):
+            edges = nx.find_cycle(g)
+            cycle = " → ".join([u for u, _ in edges] + [edges[0][0]])
+            raise WorkloadError(f"layer-graph document: the edges form a cycle ({cycle}); a model is a DAG")
         return cls(g, name=data.get("name", "model"), input_shape=tuple(data.get("input_shape", ())))
 
     @classmethod

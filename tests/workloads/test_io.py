@@ -33,6 +33,32 @@ def test_json_errors(tmp_path):
         LayerGraph.from_json(tmp_path / "missing.json")
 
 
+def _conv1(d):
+    return next(n for n in d["nodes"] if n["name"] == "conv1")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: _conv1(d).update(macs=-5), r"layer 'conv1': macs must be an integer ≥ 0, got -5"),
+    (lambda d: _conv1(d).update(macs="many"), r"layer 'conv1': macs must be an integer ≥ 0, got 'many'"),
+    (lambda d: _conv1(d).update(macs=5), r"layer 'conv1': macs must be gemm batch·M·N·K = 225,792, got 5"),
+    (lambda d: _conv1(d).update(op="fft"), r"layer 'conv1': op must be one of input, conv"),
+    (lambda d: _conv1(d)["gemm"].update(K=0), r"layer 'conv1': gemm must be"),
+    (lambda d: _conv1(d).pop("gemm"), r"layer 'conv1': missing field\(s\) gemm"),
+    (lambda d: _conv1(d).update(kernel=[0, 3]), r"layer 'conv1': kernel must be null or a list of integers ≥ 1"),
+    (lambda d: _conv1(d).update(out_shape=[1, -3]), r"layer 'conv1': out_shape must be a list of positive"),
+    (lambda d: _conv1(d).update(bias="yes"), r"layer 'conv1': bias must be true or false"),
+    (lambda d: _conv1(d).update(name="input"), r"layer 'input' is defined twice"),
+    (lambda d: d["edges"].append(["conv2", "conv1"]), r"cycle \(.*conv1 → .*conv2 → conv1\)"),
+    (lambda d: d["edges"].append(["conv2"]), r"an edge must be \[producer, consumer\]"),
+    (lambda d: d.update(nodes={}), r"'nodes' must be a list"),
+])
+def test_a_hand_edited_graph_file_is_checked_field_by_field(edit, match):
+    d = load_workload("lenet5").to_dict()
+    edit(d)
+    with pytest.raises(WorkloadError, match=match):
+        LayerGraph.from_dict(d)
+
+
 def test_scalesim_csv_round_trip_and_effective_input_size(zoo_graphs):
     g = zoo_graphs("resnet18")
     text = to_scalesim_csv(g)
