@@ -122,7 +122,9 @@ class PrecisionPlan:
     @classmethod
     def from_dict(cls, data) -> PrecisionPlan:
         if not isinstance(data, dict) or not isinstance(data.get("layers"), dict):
-            raise QuantError("precision plan file: expected a mapping with a 'layers' mapping")
+            found = f"top-level keys {', '.join(map(repr, data))}" if isinstance(data, dict) else type(data).__name__
+            raise QuantError("precision plan file: expected a mapping with a 'layers' mapping, e.g. "
+                             f"{{layers: {{conv1: int8, fc: 'w=dybit4,a=int8'}}}}; found {found}")
         return cls(data["layers"])
 
     def save(self, path: str | Path) -> None:

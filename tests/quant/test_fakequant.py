@@ -99,6 +99,10 @@ def test_plan_round_trips_and_errors(tmp_path):
     bad.write_text("layers: [1, 2")
     with pytest.raises(QuantError, match="not valid YAML"):
         PrecisionPlan.load(bad)
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("conv1: int8\n")  # the layers without the 'layers:' key: the message shows the shape
+    with pytest.raises(QuantError, match=r"'layers' mapping, e\.g\. \{layers: \{conv1: .*found top-level keys 'conv1'"):
+        PrecisionPlan.load(flat)
 
 
 @pytest.fixture(scope="module")
