@@ -155,6 +155,9 @@ class Accelerator:
                               f"lanes so that one product fits a pass, got {a['popcount_width']}")
         if a["max_bits"] > 16:
             raise ConfigError(f"array.max_bits: at most 16, got {a['max_bits']}")
+        if self._data["psum_bits"] < 2 * a["max_bits"]:  # a partial sum narrower than one product overflows
+            raise ConfigError(f"psum_bits: a partial sum must hold at least one {a['max_bits']}b × {a['max_bits']}b "
+                              f"product ({2 * a['max_bits']} bits), got {self._data['psum_bits']}")
         # the smallest legal tile: one fold of 8-bit weights, one row of inputs, one row of partial sums
         need = {"weight": a["rows"] * a["cols"], "input": a["rows"],
                 "output": a["cols"] * self._data["psum_bits"] // 8}

@@ -89,8 +89,10 @@ class SimResult:
                  f"{t['utilization']:.1%} | {t['dram_read_bytes'] / 1e6:.2f} MB | {t['dram_write_bytes'] / 1e6:.2f} MB"
                  f" | {t['compute_cycles']:,.0f} / {t['stall_cycles']:,.0f} |", "",
                  "Energy: " + ", ".join(f"{k} {v * 1e6:.1f} µJ" for k, v in eb.items()), "",
-                 f"Cycles: {self.engine} {t['cycles']:,.0f}; analytic {t['analytic_cycles']:,.0f}; lower bound "
-                 f"{t['lower_bound_cycles']:,.0f}; serialised bound {t['serial_bound_cycles']:,.0f}.", "",
+                 f"Cycles: {self.engine} {t['cycles']:,.0f}"
+                 + (f"; analytic {t['analytic_cycles']:,.0f}" if self.engine != "analytic" else "")
+                 + f"; lower bound {t['lower_bound_cycles']:,.0f}; serialised bound {t['serial_bound_cycles']:,.0f}.",
+                 "",
                  "| layer | op | W/A | MACs | cycles | compute | stall | util | bound | DRAM r/w (kB) | energy (µJ) |",
                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(self.layers):

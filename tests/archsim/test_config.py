@@ -44,6 +44,7 @@ def _write(tmp_path, mutate):
     (lambda d: d["array"].update(bricks_per_unit=9), r"array.bricks_per_unit"),
     (lambda d: d["array"].update(max_bits=3, bricks_per_unit=4), r"array.max_bits: .* even .* got 3"),
     (lambda d: d.pop("clock_mhz"), r"clock_mhz: missing"),
+    (lambda d: d.update(psum_bits=8), r"psum_bits: .* 8b × 8b product \(16 bits\), got 8"),
 ])
 def test_bad_config_names_field_and_value(tmp_path, mutate, match):
     with pytest.raises(ConfigError, match=match):

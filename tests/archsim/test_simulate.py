@@ -142,6 +142,11 @@ def test_outputs_and_plan_errors(graphs, tmp_path):
     files = r.save(tmp_path)
     assert all(p.exists() for p in files.values())
     assert r.to_csv().splitlines()[0].startswith("name,op,macs,cycles")
+    md = r.to_markdown()
+    assert f"Cycles: des {r.total['cycles']:,.0f}; analytic {r.total['analytic_cycles']:,.0f}; lower bound" in md
+    assert "| conv |" in md and md.count("\n| ") >= len(names)
+    md = simulate(g, "default", plan, "analytic").to_markdown()
+    assert "Cycles: analytic " in md and md.count("analytic") == 2  # heading and cycle line, not repeated
     with pytest.raises(SimError, match="no entry for layer"):
         simulate(g, "default", PrecisionPlan({names[0]: "int8"}))
     with pytest.raises(SimError, match="not in the graph"):
