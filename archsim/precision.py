@@ -11,7 +11,8 @@
 | positNesK         | widest fraction + hidden bit + sign          | exponent add         | yes     |
 | potN              | 1-bit significand + sign: a pure shift       | shift-add            | no      |
 | apotN             | two shifted terms: 2 + sign                  | shift-add            | no      |
-| nfN, antN         | the codebook is expanded to INT8 on chip     | —                    | yes     |
+| antN (adaptive)   | widest candidate (intN: N; flint, pot less)  | shift-add            | yes     |
+| nfN               | the codebook is expanded to INT8 on chip     | —                    | yes     |
 | mxint8            | 8                                            | —                    | no      |
 
 On a Bit Fusion array an a×b multiply takes ⌈a/2⌉·⌈b/2⌉ 2-bit bricks of a 16-brick unit, so one unit does
@@ -81,7 +82,12 @@ def operand_cost(fmt: str) -> OperandCost:
         return OperandCost(name, storage, 2, True, False, False)
     if name.startswith("apot"):
         return OperandCost(name, storage, 3, True, False, False)
-    if name.startswith(("nf", "ant")):
+    if name.startswith("ant"):
+        # ANT (Guo et al., MICRO 2022): a decoder turns int/flint/PoT codes into an exponent-integer pair that an
+        # integer multiplier + shifter consumes, so the operand is as wide as the widest candidate needs
+        widest = max(operand_cost(c.name).mult_bits for c in f.candidates)
+        return OperandCost(name, storage, widest, True, False, True)
+    if name.startswith("nf"):
         return OperandCost(name, storage, 8, False, False, True)
     if name == "mxint8" or name.startswith(("int", "uint")):
         return OperandCost(name, storage, bits, False, False, False)  # uint: zero point handled off the multiplier

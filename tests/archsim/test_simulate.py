@@ -71,6 +71,10 @@ def test_cost_rule_table():
     assert operand_cost("dybit4c3").mult_bits == 3 and operand_cost("dybit4c3").shift_add
     assert operand_cost("dybit4").mult_bits == 4  # adaptive: widest candidate (cap 1)
     assert operand_cost("e2m1").mult_bits == 3 and operand_cost("e2m1").exponent_add
+    # ANT: decoded to exponent-integer pairs as wide as its widest candidate (int4), not expanded to INT8
+    ant = operand_cost("ant4")
+    assert ant.mult_bits == 4 and ant.shift_add and ant.decoder and operand_cost("ant6").mult_bits == 6
+    assert operand_cost("nf4").mult_bits == 8  # an arbitrary codebook: expanded to INT8
     hw = load_hw("default")
     assert layer_cost(hw, "int8", "int8").fusion == 1 and layer_cost(hw, "int4", "int4").fusion == 4
     assert layer_cost(hw, "int2", "int2").fusion == 16 and layer_cost(hw, "int8", "int4").fusion == 2
