@@ -9,6 +9,8 @@ scale 1 (any scale represents it exactly).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from quant._arrays import to_numpy
@@ -23,7 +25,11 @@ def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None
                    block: int | None = None, percentile: float = 99.9, pow2: bool = False) -> QParams:
     """Pick the scale (and zero point for affine formats) of ``x`` for ``fmt``. ``pow2=True`` restricts the
     scales to powers of two (E8M0 scales, shift-only rescaling), as the format's own rule does for
-    ``adaptivfloat`` and the MX formats."""
+    ``adaptivfloat`` and the MX formats. For an adaptive format (``dybitN``, ``antN``) this is ``fmt.fit``: the
+    per-group choice of grid with its scales (``AdaptiveParams``), which its ``quantize``/``encode`` take."""
+    if getattr(fmt, "family", "") == "adaptive":
+        return fmt.fit(x, granularity=granularity or "tensor", axis=axis, block=block, method=method or "mse",
+                       percentile=percentile, pow2=pow2)
     xa = to_numpy(x)
     if not np.isfinite(xa).all():
         bad = int((~np.isfinite(xa)).sum())
@@ -39,10 +45,13 @@ def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None
         raise QuantError(f"method: {method!r} is not one of {', '.join(METHODS)}")
     if not 0 < percentile <= 100:
         raise QuantError(f"percentile: must be in (0, 100], got {percentile}")
-    g = lay.groups(xa)
     if pow2 and fmt.affine:
         raise QuantError(f"pow2: {fmt.name} is affine (scale and zero point); power-of-two scales are for "
                          f"symmetric formats")
+    if xa.size == 0:  # an empty tensor: any scale will do
+        ones = np.ones(lay.scale_shape, np.float32)
+        return QParams(ones, lay, zero_point=np.zeros_like(ones) if fmt.affine else None, method=method)
+    g = lay.groups(xa)
     if fmt.affine:
         scale, zp = _affine(fmt, g, method, percentile)
         return QParams(lay.groups_to_scale(scale), lay, zero_point=lay.groups_to_scale(zp), method=method)
@@ -70,11 +79,15 @@ def group_sse(fmt, g, scale, zp=None) -> np.ndarray:
     return out
 
 
+_TINY = np.finfo(np.float32).tiny  # the smallest normal float32
+_FMAX = float(np.finfo(np.float32).max)
+
+
 def _amax(g: np.ndarray, method: str, percentile: float) -> np.ndarray:
     a = np.abs(g)
     if method == "percentile":
         return np.percentile(a, percentile, axis=1).astype(np.float32)
-    return a.max(axis=1) if g.shape[1] else np.zeros(g.shape[0], np.float32)
+    return a.max(axis=1)
 
 
 def _pow2_ceil(v: np.ndarray) -> np.ndarray:
@@ -82,6 +95,11 @@ def _pow2_ceil(v: np.ndarray) -> np.ndarray:
 
 
 def _symmetric(fmt, g, method, percentile, pow2=False) -> np.ndarray:
+    with np.errstate(over="ignore", divide="ignore"):  # amax near float32's limits: the scale is clipped below
+        return _symmetric_scale(fmt, g, method, percentile, pow2)
+
+
+def _symmetric_scale(fmt, g, method, percentile, pow2) -> np.ndarray:
     amax = _amax(g, "percentile" if method == "percentile" else "max", percentile)
     zero = amax == 0
     amax = np.where(zero, fmt.max_level, amax).astype(np.float32)
@@ -89,15 +107,21 @@ def _symmetric(fmt, g, method, percentile, pow2=False) -> np.ndarray:
         emax_elem = np.floor(np.log2(fmt.max_level))
         scale = np.exp2(np.floor(np.log2(amax)) - emax_elem).astype(np.float32)
     elif pow2 or fmt.scale_rule in ("pow2", "mx"):
-        scale = _pow2_ceil(amax / fmt.max_level)
+        scale = np.maximum(_pow2_ceil(amax / fmt.max_level), _TINY)
         if method == "mse":  # 2^-3..1 times the smallest power of two that covers amax, and above for tapers
-            cands = [scale * np.float32(2.0) ** -k for k in range(-int(np.log2(_taper(fmt))), 4)]
+            cands = [np.maximum(scale * np.float32(2.0) ** -k, _TINY) for k in range(-int(np.log2(_taper(fmt))), 4)]
             errs = np.stack([group_sse(fmt, g, c) for c in cands])
             scale = np.stack(cands)[errs.argmin(0), np.arange(len(scale))]
     else:
         scale = (amax / np.float32(fmt.max_level)).astype(np.float32)
         if method == "mse":
             scale = _mse_search(fmt, g, scale)
+    # a scale below the smallest normal float32 (an all-subnormal group) is one no FTZ datapath can hold;
+    # one whose largest level × scale passes float32's maximum would dequantise to inf: cap it (saturate)
+    cap = min(_FMAX / float(fmt.max_level), _FMAX)  # float64: float32's log2 of it can round up a power
+    if pow2 or fmt.scale_rule in ("pow2", "mx") or method == "mx":
+        cap = 2.0 ** math.floor(math.log2(cap))
+    scale = np.clip(scale, _TINY, np.float32(cap))
     return np.where(zero, np.float32(1.0), scale).astype(np.float32)
 
 
@@ -119,9 +143,8 @@ def _taper(fmt) -> float:
 def _mse_search(fmt, g, scale_max) -> np.ndarray:
     best_err = np.full(len(scale_max), np.inf)
     best = scale_max.copy()
-    tiny = np.finfo(np.float32).tiny
     for r in mse_ratios(fmt):
-        cand = np.maximum(scale_max * r, tiny)
+        cand = np.maximum(scale_max * r, _TINY)
         err = group_sse(fmt, g, cand)
         better = err < best_err
         best_err = np.where(better, err, best_err)
@@ -137,10 +160,11 @@ def _affine(fmt, g, method, percentile):
     else:
         lo, hi = g.min(axis=1), g.max(axis=1)
     lo, hi = np.minimum(lo, 0).astype(np.float32), np.maximum(hi, 0).astype(np.float32)
+    cap = _FMAX / (qmax - qmin)  # (q − zp)·scale spans at most (qmax − qmin)·scale: keep it finite
 
     def params(ratio):
-        span = (hi - lo) * np.float32(ratio)
-        scale = np.where(span > 0, span / np.float32(qmax - qmin), np.float32(1.0)).astype(np.float32)
+        span = (hi.astype(np.float64) - lo) * ratio  # float64: hi − lo may pass float32's maximum
+        scale = np.where(span > 0, np.clip(span / (qmax - qmin), _TINY, cap), 1.0).astype(np.float32)
         zp = np.clip(np.rint(qmin - lo * np.float32(ratio) / scale), qmin, qmax).astype(np.float32)
         return scale, zp
 

@@ -49,7 +49,7 @@ class AdaptiveFormat:
                          f"{[c.name for c in self.candidates]}; ask a candidate for its levels")
 
     def fit(self, x, *, granularity: str = "tensor", axis: int | None = None, block: int | None = None,
-            method: str = "mse", pow2: bool = False) -> AdaptiveParams:
+            method: str = "mse", percentile: float = 99.9, pow2: bool = False) -> AdaptiveParams:
         """Choose, for each scale group, the candidate (and its scale) with the least squared error. Groups
         are the whole tensor, each slice along ``axis`` (default 0) or blocks of ``block`` values along
         ``axis`` (default: the last axis, 32 values), as in ``choose_qparams``; ``pow2`` restricts the scales
@@ -63,12 +63,16 @@ class AdaptiveFormat:
         if granularity == "block" and block is None:
             block = self.candidates[0].default_block
         lay = Layout(tuple(xa.shape), granularity, axis, 1 if block is None else block)
+        if xa.size == 0:  # an empty tensor: the first candidate at unit scale
+            return AdaptiveParams(np.zeros(lay.scale_shape, np.int64), QParams(np.ones(lay.scale_shape, np.float32),
+                                  lay, method=method), tuple(c.name for c in self.candidates))
         g = lay.groups(xa)
         best_err = np.full(g.shape[0], np.inf)
         choice = np.zeros(g.shape[0], np.int64)
         scale = np.ones(g.shape[0], np.float32)
         for i, cand in enumerate(self.candidates):
-            qp = choose_qparams(cand, xa, method, granularity=granularity, axis=axis, block=block, pow2=pow2)
+            qp = choose_qparams(cand, xa, method, granularity=granularity, axis=axis, block=block,
+                                percentile=percentile, pow2=pow2)
             s = lay.scale_to_2d(qp.scale).reshape(-1)  # one scale per row of g, in the same order
             err = group_sse(cand, g, s)
             better = err < best_err

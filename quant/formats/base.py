@@ -100,6 +100,8 @@ class NumberFormat:
             raise QuantError(f"codes: expected an integer array, got dtype {c.dtype}")
         c8 = np.asarray(c, dtype=np.uint8, order="C")
         qp = self.qparams(c8, scale, zero_point=zero_point)
+        if c8.size == 0:
+            return like(np.empty(c8.shape, np.float32), codes)
         c2d, block = qp.layout.to_2d(c8)
         s2d, z2d = qp.kernel_args()
         out = np.empty(c2d.shape, np.float32)
@@ -120,6 +122,8 @@ class NumberFormat:
         return like(self._run(xa, qp, "quantize"), x)
 
     def _run(self, xa: np.ndarray, qp: QParams, op: str) -> np.ndarray:
+        if xa.size == 0:  # nothing to round (and no 2-D view of an empty block/channel layout)
+            return np.empty(xa.shape, np.uint8 if op == "encode" else np.float32)
         x2d, block = qp.layout.to_2d(xa)
         s2d, z2d = qp.kernel_args()
         out = np.empty(x2d.shape, np.uint8 if op == "encode" else np.float32)

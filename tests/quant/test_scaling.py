@@ -107,6 +107,36 @@ def test_all_zero_group_gets_unit_scale():
     assert qp.scale.reshape(-1).tolist() == [1.0, pytest.approx(1 / 7)]
 
 
+_EDGE_TENSORS = {
+    "empty rows": np.zeros((0, 8), np.float32), "empty columns": np.zeros((3, 0), np.float32),
+    "all subnormal": np.full((2, 4), 1e-44, np.float32),
+    "near float32 max": np.array([[3e38, -3.4e38, 1.0, 0.0]], np.float32),
+}
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(method="mse"), dict(method="percentile"), dict(granularity="channel"),
+                                dict(granularity="block", block=2), dict(pow2=True)], ids=repr)
+@pytest.mark.parametrize("name", ["int4", "uint4", "dybit4", "ant4", "dybit4c3", "e3m0", "apot4", "nf4",
+                                  "posit8es1", "adaptivfloat4", "mxfp4", "mxint8"])
+def test_empty_subnormal_and_huge_tensors_quantise_to_finite_values(name, kw):
+    """Empty tensors, all-subnormal tensors and values near float32's maximum: no NumPy error deep inside, no
+    zero or infinite scale, and no finite input dequantised to ±inf (scales are clipped to the float32
+    range, so the largest level times the scale stays finite: values saturate)."""
+    fmt = get_format(name)
+    if kw.get("pow2") and fmt.affine:
+        with pytest.raises(QuantError, match="pow2: uint4 is affine"):
+            choose_qparams(fmt, _EDGE_TENSORS["empty rows"], **kw)
+        return
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # no overflow, 0-division, NaN inside
+        for what, x in _EDGE_TENSORS.items():
+            qp = choose_qparams(fmt, x, **kw)
+            y = fmt.quantize(x, qp)
+            assert y.shape == x.shape and np.isfinite(y).all(), (what, y)
+            assert fmt.decode(fmt.encode(x, qp), qp).shape == x.shape
+            if what == "near float32 max" and not kw.get("pow2") and "method" not in kw:
+                assert np.abs(y).max() >= 2e38, y  # saturates near the top, not at a much smaller value
+
+
 @settings(max_examples=60, deadline=None)
 @given(x=hnp.arrays(np.float32, st.integers(1, 300), elements=st.floats(-1e4, 1e4, width=32)),
        name=st.sampled_from(["dybit4c2", "dybit6c4", "int5", "e3m2", "nf4", "posit8es1"]))
