@@ -259,6 +259,8 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     if n_obj >= 3:
         ref_dirs = get_reference_directions("das-dennis", n_obj, n_partitions=4 if n_obj == 3 else 3)
         if pop < len(ref_dirs):  # NSGA-III needs a population at least as large as its reference directions
+            print(f"search: population raised from {pop} to {len(ref_dirs)}, NSGA-III's reference directions "
+                  f"for {n_obj} objectives", file=sys.stderr)
             pop = len(ref_dirs)
             X0 = seed_population(space, pop, seed)
             ops["sampling"] = X0
