@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,10 +101,15 @@ def sensitivity_table(model: nn.Module, input_shape, formats, *, x: torch.Tensor
     key = _cache_key(model, input_shape, formats, x)
     path = CACHE_DIR / f"sens-{name or type(model).__name__}-{key}.json"
     if cache and path.exists():
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # a truncated or corrupt cache file: recompute and rewrite it
+            pass
     graph = extract_graph(model, input_shape, method="fx")
-    folded = fold_batchnorm(model).eval()
+    # measured on a float32 copy: the proxy compares formats, and a bf16/fp16 model's weights are exact in it
+    folded = fold_batchnorm(model).float().eval()
     mods = _compute_modules(folded, graph)
+    x = x.float()
     with torch.no_grad():
         ref = folded(x).numpy().astype(np.float64)
     denom = float((ref**2).mean()) or 1.0
@@ -124,15 +130,22 @@ def sensitivity_table(model: nn.Module, input_shape, formats, *, x: torch.Tensor
             table[n][f] = float(((out - ref) ** 2).mean() / denom)
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(table))
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: readers never see half
+        tmp.write_text(json.dumps(table))
+        os.replace(tmp, path)
     return table
+
+
+def _raw_bytes(t: torch.Tensor) -> bytes:
+    """A tensor's bytes whatever its dtype (bf16 has no NumPy view)."""
+    return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
 
 
 def _cache_key(model, input_shape, formats, x) -> str:
     h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
+    for k, v in sorted(model.state_dict().items()):  # every byte: two models differing late in a tensor differ
         h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes()[:4096])
+        h.update(_raw_bytes(v))
     h.update(repr((tuple(input_shape), tuple(formats), _TABLE_VERSION)).encode())
-    h.update(x.numpy().tobytes()[:4096])
+    h.update(_raw_bytes(x))
     return h.hexdigest()[:16]

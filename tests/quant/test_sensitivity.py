@@ -27,3 +27,22 @@ def test_sensitivity_table_ranks_formats_by_output_error():
     assert len(table) == 2
     for layer in table.values():
         assert 0 <= layer["int8"] < layer["mxfp4"] < layer["int2"]
+
+
+def test_the_table_cache_sees_every_weight_and_survives_a_corrupt_file(tmp_path, monkeypatch):
+    import quant.sensitivity as sens
+
+    monkeypatch.setattr(sens, "CACHE_DIR", tmp_path)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2000, 4), nn.ReLU(), nn.Linear(4, 3))
+    first = sensitivity_table(model, (2000,), ["int4"], name="m")
+    files = list(tmp_path.glob("sens-m-*.json"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))
+    files[0].write_text('{"0": {"in')  # a half-written file (e.g. a killed run)
+    assert sensitivity_table(model, (2000,), ["int4"], name="m") == first  # recomputed, not a JSONDecodeError
+    with torch.no_grad():
+        model[0].weight[-1, -1] += 5.0  # byte 32,000 of the tensor: a key over its first 4 kB missed this
+    changed = sensitivity_table(model, (2000,), ["int4"], name="m")
+    assert len(list(tmp_path.glob("sens-m-*.json"))) == 2 and changed != first
+    bf16 = sensitivity_table(model.to(torch.bfloat16), (2000,), ["int4"], name="m", x=torch.randn(2, 2000))
+    assert set(bf16) == set(first)  # a bf16 model's weights are hashed too
