@@ -54,12 +54,14 @@ _GRAPH_CACHE: dict = {}
 
 
 def _graph(ctx: EvalContext):
+    """The LayerGraph of ``ctx.graph``, built once per process. The entry keeps the dict alive, so its id
+    cannot be reused by another context's graph while the entry exists (a bare id key could be)."""
     from workloads.graph import LayerGraph
 
-    key = id(ctx.graph)
-    if key not in _GRAPH_CACHE:
-        _GRAPH_CACHE[key] = LayerGraph.from_dict(ctx.graph)
-    return _GRAPH_CACHE[key]
+    entry = _GRAPH_CACHE.get(id(ctx.graph))
+    if entry is None or entry[0] is not ctx.graph:
+        entry = _GRAPH_CACHE[id(ctx.graph)] = (ctx.graph, LayerGraph.from_dict(ctx.graph))
+    return entry[1]
 
 
 def error_proxy(plan, graph, sensitivity: dict | None) -> float:

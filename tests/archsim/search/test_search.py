@@ -219,3 +219,17 @@ def test_cli_rejects_bad_arguments_without_leaving_a_database(tmp_path):
         res = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and msg in res.stderr, res.stderr
         assert "Traceback" not in res.stderr and not (out / "search.sqlite").exists()
+
+
+def test_graph_cache_never_serves_another_contexts_graph(cnn):
+    from archsim.search import evaluate as ev
+
+    g, layers = cnn
+    ctx_a = _ctx(g, layers)
+    other = load_workload("lenet5")
+    ctx_b = EvalContext(other.to_dict(), SearchSpace([d["name"] for d in other.compute_layers()]), None,
+                        ("latency",))
+    assert ev._graph(ctx_a).name == g.name
+    # as if ctx_b's dict had been allocated where a freed graph dict used to be (the same id)
+    ev._GRAPH_CACHE[id(ctx_b.graph)] = ev._GRAPH_CACHE[id(ctx_a.graph)]
+    assert ev._graph(ctx_b).name == "lenet5"
