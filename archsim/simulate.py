@@ -17,6 +17,7 @@ import time
 from functools import lru_cache
 
 from archsim.config import Accelerator, load_hw
+from archsim.des.dram import transfer_cycles
 from archsim.des.engine import Job, Tracer, run
 from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
@@ -150,7 +151,9 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         first = (steps[0][0] + steps[0][1] + steps[0][2]) / bpc + lat if (steps[0][0] + steps[0][1]) else 0
         last = (steps[-1][5] + steps[-1][6]) / bpc + lat if steps[-1][5] else 0
         rec["analytic_cycles"] = max(busy, stream, per_engine) + first + last
-        rec["serial_cycles"] = busy + stream + lat * (2 * len(steps))
+        # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
+        rec["serial_cycles"] = busy + sum(
+            transfer_cycles(n, bpc, hw.dram.channels, lat) for s in steps for n in (s[0], s[1] + s[2], s[5] + s[6]))
         rec["array_busy_cycles"] = busy
         rec["memory_cycles"] = stream
         rec["bound"] = "memory" if stream > busy else "compute"

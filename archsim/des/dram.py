@@ -11,6 +11,21 @@ import math
 import simpy
 
 
+def chunk_bytes(nbytes: int, channels: int) -> list[int]:
+    """How one transfer is split: over up to ``channels`` chunks of at least one 64-byte burst each."""
+    n = min(channels, max(1, math.ceil(nbytes / 64)))
+    base, extra = divmod(nbytes, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def transfer_cycles(nbytes: int, bytes_per_cycle: float, channels: int, latency_cycles: float) -> float:
+    """Cycles one transfer takes with the DRAM to itself: its largest chunk on one channel. A small transfer
+    uses fewer channels than there are, so it runs below the full bandwidth."""
+    if nbytes <= 0:
+        return 0.0
+    return latency_cycles + max(chunk_bytes(nbytes, channels)) / (bytes_per_cycle / channels)
+
+
 class Dram:
     def __init__(self, env: simpy.Environment, bytes_per_cycle: float, channels: int, latency_cycles: int,
                  tracer=None):
@@ -32,10 +47,7 @@ class Dram:
             self.write_bytes += nbytes
         else:
             self.read_bytes += nbytes
-        n = min(self.n_channels, max(1, math.ceil(nbytes / 64)))  # 64-byte bursts at least
-        base, extra = divmod(nbytes, n)
-        chunks = [self.env.process(self._chunk(base + (1 if i < extra else 0), write, label, layer))
-                  for i in range(n)]
+        chunks = [self.env.process(self._chunk(c, write, label, layer)) for c in chunk_bytes(nbytes, self.n_channels)]
         yield self.env.all_of(chunks)
 
     def _chunk(self, nbytes: int, write: bool, label: str, layer: int):

@@ -32,6 +32,30 @@ def test_des_between_analytic_bounds_for_mixed_precision(graphs):
         assert r.total["lower_bound_cycles"] <= r.total["cycles"] <= r.total["serial_bound_cycles"], spec
 
 
+def test_des_between_the_bounds_on_random_hardware_and_plans(graphs):
+    """Random plans over 10 formats on random hardware: DRAM channels 1–8, access latency, single or double
+    buffers. Single-buffered inputs with several channels once ran past the 'serialised bound', which
+    counted two DRAM latencies per step (there are up to three transfers) and assumed every transfer gets the
+    full bandwidth (one smaller than a burst per channel runs on fewer channels)."""
+    import numpy as np
+
+    from archsim.search.space import SearchSpace
+
+    rng = np.random.default_rng(7)
+    fmts = ("int8", "dybit6", "dybit4", "dybit2", "int4", "e2m1", "mxfp4", "posit8es1", "ant4", "nf4")
+    for name in ("lenet5", "fashion_cnn", "fashion_resnet"):
+        g = graphs(name)
+        space = SearchSpace([d["name"] for d in g.compute_layers()], formats=fmts)
+        for _ in range(12):
+            plan, hw = space.decode(rng.integers(0, space.upper + 1))
+            hw = hw.with_overrides({"dram.channels": int(rng.integers(1, 9)),
+                                    "dram.latency_ns": float(rng.choice([0, 50, 400])),
+                                    **{f"buffers.{b}.double_buffered": bool(rng.integers(0, 2))
+                                       for b in ("weight", "input", "output")}})
+            t = simulate(g, hw, plan, "des").total
+            assert t["lower_bound_cycles"] <= t["cycles"] <= t["serial_bound_cycles"], (name, repr(hw), plan)
+
+
 def test_deterministic_byte_identical_json(graphs):
     g = graphs("mobilenet_v2")
     a = simulate(g, "default", "dybit4").to_json()
