@@ -15,11 +15,13 @@ rows + cols − 2 cycles.
 Temporal (tiling search). Over tile sizes (M_t, N_t, K_t) and two loop orders — ``k_inner`` (outputs stay
 in the output buffer while the reduction streams) and ``m_inner`` (a weight tile stays while all output
 rows stream; partial sums spill to DRAM when they do not fit) — pick among the legal tilings (each tile ≤
-its buffer's tile capacity, half the buffer when double-buffered) the one with the lowest latency bound
-max(compute, DRAM bytes / bandwidth), then the least DRAM traffic (objective ``latency``, the default), or
-the least DRAM traffic, then the fewest cycles (objective ``traffic``). Pure traffic minimisation picks
-tiny output tiles whose fill/drain can double the compute time, which no real mapper would do.
-Vectorised over all candidates with NumPy.
+its buffer's tile capacity, half the buffer when double-buffered) the one with the lowest analytic latency
+(``analytic_cycles``: compute or decode, the DRAM channels' occupancy, each DMA engine's per-tile access
+latency, single-buffered loads alternating with compute, the exposed first load and last store), then the
+least DRAM traffic (objective ``latency``, the default), or the least DRAM traffic, then the fewest cycles
+(objective ``traffic``). The analytic engine reports the same formula for the chosen tiling, so it never
+grows with more bandwidth, buffer or decoders. Pure traffic minimisation picks tiny output tiles whose
+fill/drain can double the compute time, which no real mapper would do. Vectorised over all candidates.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ OBJECTIVES = ("latency", "traffic")
 
 
 def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> Mapping:
-    """Map one layer. ``objective``: ``latency`` minimises max(compute, DRAM time) then DRAM bytes;
+    """Map one layer. ``objective``: ``latency`` minimises the analytic latency then DRAM bytes;
     ``traffic`` minimises DRAM bytes then compute cycles."""
     op = layer["op"]
     if op not in ("conv", "linear", "matmul"):
@@ -159,8 +161,23 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     big = 1e30
     if objective not in OBJECTIVES:
         raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-    first, second = (np.maximum(cyc, traffic / hw.dram_bytes_per_cycle), traffic) if objective == "latency" \
-        else (traffic, cyc)
+    w_dec = cost.a.decoder if act_x_act else cost.w.decoder
+    if objective == "latency":
+        # decoded values per candidate (as counted below for the chosen one): the decoders can bound a layer
+        if hw.array.dataflow == "ws":
+            w_reads, i_reads = w_elems * n_m, M * Kfull * gp * _split_sum(ncols, NT, C)
+        else:
+            w_reads = np.full(len(KT), w_elems * math.ceil(M / R))
+            i_reads = np.full(len(KT), M * Kfull * gp * math.ceil(ncols / C))
+        dec = np.ceil(((w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)) * n_gpass
+                      / max(hw.decoder.count * hw.decoder.values_per_cycle, 1))
+        n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
+        # both loop orders at once: rows of (2 × candidates) arrays
+        first = analytic_cycles(cyc * n_gpass, dec, n_steps, np.stack([w1, w2]) * n_gpass,
+                                np.stack([i1, i2]) * n_gpass, np.stack([ps1, ps2]) * n_gpass, O_fin * n_gpass, hw)
+        second = traffic
+    else:
+        first, second = traffic, cyc
     f_score = np.where(fits[None, :], first, big)
     near = f_score <= f_score.min() * (1 + 1e-9)
     oi, ci = np.unravel_index(np.argmin(np.where(near, second, big)), cyc.shape)
@@ -183,7 +200,6 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
         o_acc = M * ncols * n_gpass * (nk_ if order == "m_inner" else 1)
     sram = {"weight_rd": int(w_buf_rd), "weight_wr": int(w_rd * 8), "input_rd": int(i_buf_rd),
             "input_wr": int(i_rd * 8), "output_rd": int(o_acc * psb + o_wr * 8), "output_wr": int(o_acc * psb)}
-    w_dec = cost.a.decoder if act_x_act else cost.w.decoder
     dec_vals = (round(w_buf_rd / wb) if w_dec else 0) + (round(i_buf_rd / ab) if cost.a.decoder else 0)
     dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
@@ -196,7 +212,44 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     return m
 
 
-def _steps(m: Mapping, cap: int = 256) -> list:
+def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
+    """The analytic engine's latency of one layer (NumPy-vectorised over candidate mappings): the array's
+    busy time (compute or decode, whichever is longer, plus the decoder latency per step), the DRAM stream at
+    full bandwidth, or one DMA engine's stream paying the access latency per tile — whichever is longest —
+    plus the exposed first load and last store. ``simulate`` evaluates it on the chosen mapping's steps; the
+    mapper minimises it, so the analytic latency never grows with more bandwidth, buffer or decoders."""
+    bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
+    busy = np.maximum(compute, decode) + np.where(decode > 0, hw.decoder.latency_cycles * n_steps, 0)
+    stream = (w_rd + i_rd + 2 * psum + o_wr) / bpc
+
+    def engine(v):  # a tile with no bytes issues no access
+        return np.where(v > 0, lat * np.minimum(n_steps, np.ceil(v)) + v / bpc, 0.0)
+
+    def channel_latency(v):  # each chunk of a transfer holds its DRAM channel through the access latency
+        chunks = np.minimum(hw.dram.channels, np.maximum(1, np.ceil(v / n_steps / 64)))
+        return np.where(v > 0, lat * np.minimum(n_steps, np.ceil(v)) * chunks, 0.0)
+
+    # the channels' busy time shared out: all bytes at full bandwidth plus every chunk's access latency
+    occupancy = stream + (channel_latency(w_rd) + channel_latency(i_rd + psum) + channel_latency(o_wr + psum)) \
+        / hw.dram.channels
+
+    w_engine, i_engine = engine(w_rd), engine(i_rd + psum)
+    per_engine = np.maximum(np.maximum(w_engine, i_engine), engine(o_wr + psum))
+    load, store = w_rd + i_rd + psum, o_wr + psum
+    first = np.where(load > 0, load / n_steps / bpc + lat, 0.0)
+    last = np.where(store > 0, store / n_steps / bpc + lat, 0.0)
+    overlapped = np.maximum.reduce([busy, occupancy, per_engine]) + first + last
+    # a single-buffered input or weight buffer takes its next tile only once the array has used this one:
+    # that engine's loads and the array's work alternate instead of overlapping
+    chains = [eng + busy + last for eng, which in ((w_engine, "weight"), (i_engine, "input"))
+              if not hw.buffers[which].double_buffered]
+    return np.maximum.reduce([overlapped, *chains]) if chains else overlapped
+
+
+STEP_CAP = 256  # at most this many DES steps per layer
+
+
+def _steps(m: Mapping, cap: int = STEP_CAP) -> list:
     """Tile schedule for the DES: ``(w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr)``.
 
     One step per temporal tile of the chosen loop order (coarsened to at most ``cap`` steps so one layer

@@ -21,7 +21,7 @@ from archsim.des.dram import transfer_cycles
 from archsim.des.engine import Job, Tracer, run
 from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
-from archsim.mapping import map_layer
+from archsim.mapping import analytic_cycles, map_layer
 from archsim.precision import layer_cost, operand_cost
 from archsim.result import SimResult
 from quant.errors import QuantError
@@ -140,17 +140,14 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         records.append(rec)
         maps.append((m, cost))
 
-    # analytic (closed form, no contention): per layer max(compute, DRAM stream) + exposed first load/last store
+    # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
     for rec, job in zip(records, jobs, strict=True):
         steps = job.steps
+        tot = [sum(s[k] for s in steps) for k in range(7)]  # w, i, psum rd, compute, decode, out, psum wr
+        rec["analytic_cycles"] = float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2],
+                                                       tot[5], hw))
         busy = sum(max(s[3], s[4]) + (hw.decoder.latency_cycles if s[4] else 0) for s in steps)
         stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
-        # each DMA engine issues one tile at a time: its own stream pays the access latency per tile
-        per_engine = max(sum(lat + (s[k] + s[k2]) / bpc for s in steps if s[k] + s[k2])
-                         for k, k2 in ((0, 0), (1, 2), (5, 6)))
-        first = (steps[0][0] + steps[0][1] + steps[0][2]) / bpc + lat if (steps[0][0] + steps[0][1]) else 0
-        last = (steps[-1][5] + steps[-1][6]) / bpc + lat if steps[-1][5] else 0
-        rec["analytic_cycles"] = max(busy, stream, per_engine) + first + last
         # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
         rec["serial_cycles"] = busy + sum(
             transfer_cycles(n, bpc, hw.dram.channels, lat) for s in steps for n in (s[0], s[1] + s[2], s[5] + s[6]))
