@@ -161,16 +161,18 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     big = 1e30
     if objective not in OBJECTIVES:
         raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    # operand values the array reads from the weight / input buffer per candidate (all group passes): they
+    # set the SRAM read traffic and, for DyBit-style formats, the decoder work that can bound a layer
+    if hw.array.dataflow == "ws":
+        w_reads, i_reads = w_elems * n_gpass * n_m, M * Kfull * n_gpass * gp * _split_sum(ncols, NT, C)
+    else:
+        w_reads = np.full(len(KT), w_elems * n_gpass * math.ceil(M / R))
+        i_reads = np.full(len(KT), M * Kfull * n_gpass * gp * math.ceil(ncols / C))
     w_dec = cost.a.decoder if act_x_act else cost.w.decoder
+    dec_vals_all = (w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)
+    dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
     if objective == "latency":
-        # decoded values per candidate (as counted below for the chosen one): the decoders can bound a layer
-        if hw.array.dataflow == "ws":
-            w_reads, i_reads = w_elems * n_m, M * Kfull * gp * _split_sum(ncols, NT, C)
-        else:
-            w_reads = np.full(len(KT), w_elems * math.ceil(M / R))
-            i_reads = np.full(len(KT), M * Kfull * gp * math.ceil(ncols / C))
-        dec = np.ceil(((w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)) * n_gpass
-                      / max(hw.decoder.count * hw.decoder.values_per_cycle, 1))
+        dec = np.ceil(dec_vals_all / dec_tp)
         n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
         # both loop orders at once: rows of (2 × candidates) arrays
         first = analytic_cycles(cyc * n_gpass, dec, n_steps, np.stack([w1, w2]) * n_gpass,
@@ -190,18 +192,14 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     util = macs / max(compute * R * C * f, 1)
     nm_, nn_, nk_ = int(n_m[ci]), int(n_n[ci]), int(n_k[ci])
     # SRAM traffic (bits): what the array reads from each buffer; DRAM fills the buffers
+    w_buf_rd, i_buf_rd = int(w_reads[ci]) * wb, int(i_reads[ci]) * ab
     if hw.array.dataflow == "ws":
-        w_buf_rd = w_elems * n_gpass * nm_ * wb
-        i_buf_rd = M * Kfull * n_gpass * gp * int(_split_sum(ncols, NT[ci], C)) * ab
         o_acc = M * ncols * n_gpass * int(_split_sum(kred, KT[ci], R * f)) * T
     else:
-        w_buf_rd = w_elems * n_gpass * math.ceil(M / R) * wb
-        i_buf_rd = M * Kfull * n_gpass * gp * math.ceil(ncols / C) * ab
         o_acc = M * ncols * n_gpass * (nk_ if order == "m_inner" else 1)
     sram = {"weight_rd": int(w_buf_rd), "weight_wr": int(w_rd * 8), "input_rd": int(i_buf_rd),
             "input_wr": int(i_rd * 8), "output_rd": int(o_acc * psb + o_wr * 8), "output_wr": int(o_acc * psb)}
-    dec_vals = (round(w_buf_rd / wb) if w_dec else 0) + (round(i_buf_rd / ab) if cost.a.decoder else 0)
-    dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
+    dec_vals = int(dec_vals_all[ci]) if np.ndim(dec_vals_all) else 0
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
     m = Mapping(layer["name"], op, hw.array.dataflow, f, im2col, gp,
                 {"M_t": int(MT[ci]), "N_t": int(NT[ci]), "K_t": int(KT[ci]), "n_m": nm_, "n_n": nn_, "n_k": nk_,
