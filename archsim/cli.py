@@ -232,21 +232,29 @@ def _demo(args) -> int:
 def _rebuild(args) -> int:
     import json
 
+    from archsim import ArchsimError
+
     d = Path(args.dir)
-    if (d / "summary.json").exists():
-        from archsim.demo import write_index
+    source = d / "summary.json" if (d / "summary.json").exists() else d / "result.json"
+    try:
+        if source.name == "summary.json":
+            from archsim.demo import write_index
 
-        print(f"wrote {write_index(d)}")
-        return 0
-    if (d / "result.json").exists():
-        from archsim.plots import plot_result
-        from archsim.result import SimResult
+            print(f"wrote {write_index(d)}")
+            return 0
+        if source.exists():
+            from archsim.plots import plot_result
+            from archsim.result import SimResult
 
-        res = SimResult.from_dict(json.loads((d / "result.json").read_text()))
-        (d / "report.md").write_text(res.to_markdown() + "\n")
-        plot_result(res, d)
-        print(f"wrote {d / 'report.md'}")
-        return 0
+            res = SimResult.from_dict(json.loads(source.read_text()))
+            (d / "report.md").write_text(res.to_markdown() + "\n")
+            plot_result(res, d)
+            print(f"wrote {d / 'report.md'}")
+            return 0
+    except (ValueError, KeyError, TypeError, ArchsimError) as exc:  # a truncated or hand-edited JSON
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        print(f"archsim report: cannot rebuild from {source}: {what}", file=sys.stderr)
+        return 2
     print(f"archsim report: {d} has neither summary.json (a demo folder) nor result.json (a simulate --out folder)",
           file=sys.stderr)
     return 2

@@ -74,3 +74,12 @@ def test_simulate_json_has_the_spec_fields(capsys):
     assert {"name", "op", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_read_bytes", "dram_write_bytes",
             "energy_j", "w_format", "a_format"} <= set(d["layers"][0])
     assert main(["simulate", "--model", "fashion_cnn", "--engine", "analytic", "--trace", "t.json"]) == 2
+
+
+def test_report_names_a_broken_result_file(tmp_path, capsys):
+    assert main(["simulate", "--model", "lenet5", "--out", str(tmp_path)]) == 0
+    assert main(["report", str(tmp_path)]) == 0
+    (tmp_path / "result.json").write_text('{"broken": ')
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 2
+    assert f"cannot rebuild from {tmp_path / 'result.json'}: Expecting value" in capsys.readouterr().err
