@@ -235,29 +235,31 @@ def _rebuild(args) -> int:
     from archsim import ArchsimError
 
     d = Path(args.dir)
-    source = d / "summary.json" if (d / "summary.json").exists() else d / "result.json"
+    summary, result = d / "summary.json", d / "result.json"
+    if not summary.exists() and not result.exists():
+        print(f"archsim report: {d} has neither summary.json (a demo folder) nor result.json (a simulate --out "
+              f"folder)", file=sys.stderr)
+        return 2
+    source = summary if summary.exists() else result
     try:
-        if source.name == "summary.json":
+        if source is summary:
             from archsim.demo import write_index
 
-            print(f"wrote {write_index(d)}")
-            return 0
-        if source.exists():
+            written = write_index(d)
+        else:
             from archsim.plots import plot_result
             from archsim.result import SimResult
 
-            res = SimResult.from_dict(json.loads(source.read_text()))
-            (d / "report.md").write_text(res.to_markdown() + "\n")
+            res = SimResult.from_dict(json.loads(result.read_text()))
+            written = d / "report.md"
+            written.write_text(res.to_markdown() + "\n")
             plot_result(res, d)
-            print(f"wrote {d / 'report.md'}")
-            return 0
     except (ValueError, KeyError, TypeError, ArchsimError) as exc:  # a truncated or hand-edited JSON
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         print(f"archsim report: cannot rebuild from {source}: {what}", file=sys.stderr)
         return 2
-    print(f"archsim report: {d} has neither summary.json (a demo folder) nor result.json (a simulate --out folder)",
-          file=sys.stderr)
-    return 2
+    print(f"wrote {written}")
+    return 0
 
 
 DATA_MODELS = {"fashion_cnn": "fashion", "fashion_resnet": "fashion", "lenet5": "mnist5k"}

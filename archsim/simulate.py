@@ -21,6 +21,7 @@ from archsim.des.dram import transfer_cycles
 from archsim.des.engine import Job, Tracer, run
 from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
+from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
 from archsim.mapping import analytic_cycles, map_layer
 from archsim.precision import layer_cost, operand_cost
 from archsim.result import SimResult
@@ -96,8 +97,8 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
     if not (hasattr(graph, "layers") and hasattr(graph, "graph")):
         raise SimError(f"graph: expected a LayerGraph (e.g. workloads.load_workload('resnet18') or "
                        f"LayerGraph.from_json(path)), got {type(graph).__name__}")
-    if objective not in ("latency", "traffic"):
-        raise SimError(f"objective: {objective!r} is not one of latency, traffic")
+    if objective not in MAPPER_OBJECTIVES:
+        raise SimError(f"objective: {objective!r} is not one of {', '.join(MAPPER_OBJECTIVES)}")
     hw = load_hw(hw) if not isinstance(hw, Accelerator) else hw
     plan = _plan_for(graph, plan)
     layers = graph.layers()

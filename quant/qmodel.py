@@ -125,8 +125,10 @@ def quantizers(model: nn.Module):
 
 def _as_input(model: nn.Module, batch) -> torch.Tensor:
     """A batch (array or tensor) in the model's floating dtype (bf16/fp16 models get bf16/fp16 inputs)."""
+    from workloads.extract import model_dtype
+
     t = torch.as_tensor(batch)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    dtype = model_dtype(model, default=None)
     return t.to(dtype) if dtype is not None and t.is_floating_point() else t
 
 
@@ -152,11 +154,15 @@ def calibrate(model: nn.Module, batches) -> nn.Module:
     return model
 
 
+def _check_labelled(what: str, x, y) -> None:
+    if len(x) == 0 or len(x) != len(y):
+        raise QuantError(f"{what}: need as many labels as images, at least one; got {len(x)} images, "
+                         f"{len(y)} labels")
+
+
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
     """Top-1 accuracy of ``model`` on images ``x`` with labels ``y``."""
-    if len(x) == 0 or len(x) != len(y):
-        raise QuantError(f"evaluate: need as many labels as images, at least one; got {len(x)} images, "
-                         f"{len(y)} labels")
+    _check_labelled("evaluate", x, y)
     model.eval()
     correct = 0
     with torch.no_grad():
@@ -174,8 +180,8 @@ def qat(model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 100, bat
             raise QuantError(f"qat: {name} must be an integer ≥ {low}, got {value!r}")
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not (np.isfinite(lr) and lr > 0):
         raise QuantError(f"qat: lr must be a finite number > 0, got {lr!r}")
-    if steps and (len(x) == 0 or len(x) != len(y)):
-        raise QuantError(f"qat: need as many labels as images, at least one; got {len(x)} images, {len(y)} labels")
+    if steps:
+        _check_labelled("qat", x, y)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     params = [p for p in model.parameters() if p.requires_grad]

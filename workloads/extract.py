@@ -353,6 +353,12 @@ def _check_input_shape(input_shape, batch: int) -> tuple:
     return (batch, *shape)
 
 
+def model_dtype(model: nn.Module, default=torch.float32):
+    """The dtype of a model's floating parameters (``default`` when it has none): bf16/fp16 models take inputs
+    of it."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), default)
+
+
 @contextlib.contextmanager
 def _quiet_torch():
     """torch.export writes warnings and whole graph dumps to stderr when it fails; the one-line error that
@@ -380,8 +386,7 @@ def extract_graph(model: nn.Module, input_shape, *, batch: int = 1, name: str | 
     full = _check_input_shape(input_shape, batch)
     name = name or type(model).__name__
     model = model.eval()
-    floats = [p.dtype for p in model.parameters() if p.is_floating_point()]
-    x = torch.randn(full, dtype=floats[0] if floats else torch.float32)  # a bf16/fp16 model gets its own dtype
+    x = torch.randn(full, dtype=model_dtype(model))
     with torch.no_grad():
         try:
             model(x)

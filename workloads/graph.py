@@ -218,7 +218,7 @@ class LayerGraph:
             for k in _TUPLE_FIELDS:
                 if node.get(k) is not None:
                     node[k] = tuple(node[k])
-            node["in_shapes"] = [tuple(s) for s in node.get("in_shapes", [])]
+            node["in_shapes"] = [tuple(s) for s in node["in_shapes"]]
             g.add_node(name, **node)
         for e in data["edges"]:
             if not (isinstance(e, list | tuple) and len(e) == 2):

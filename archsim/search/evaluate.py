@@ -46,8 +46,10 @@ class EvalContext:
             v = float(value)
             if not (np.isfinite(v) and (v >= 0 if low_ok else v > 0)):
                 raise ArchsimError(f"{name}: must be a finite number {'≥' if low_ok else '>'} 0, got {value}")
-        if self.engine not in ("analytic", "des"):
-            raise ArchsimError(f"engine: must be 'analytic' or 'des', got {self.engine!r}")
+        from archsim.simulate import ENGINES
+
+        if self.engine not in ENGINES:
+            raise ArchsimError(f"engine: must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
 
 _GRAPH_CACHE: dict = {}
