@@ -42,3 +42,19 @@ def median_ratio(times, reference) -> float:
     import numpy as np
 
     return float(np.median(np.asarray(times) / np.asarray(reference)))
+
+
+def median_ratio_ci(times, reference, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median per-round ratio: the j-th smallest and j-th
+    largest ratio, with j the largest rank for which 2·P(Binomial(n, ½) < j) <= 1 − level. It is the
+    range the median would plausibly span on a rerun, i.e. the run's noise. Below 6 rounds no pair of
+    ranks reaches 95 % and the full range of the ratios is returned."""
+    import numpy as np
+    from scipy.stats import binom
+
+    r = np.sort(np.asarray(times) / np.asarray(reference))
+    n = r.size
+    j = 1
+    while j < n // 2 and 2 * binom.cdf(j, n, 0.5) <= 1 - level:
+        j += 1
+    return float(r[j - 1]), float(r[n - j])

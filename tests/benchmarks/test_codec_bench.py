@@ -18,5 +18,10 @@ def test_codec_benchmark_runs_and_reports_every_check(tmp_path):
         "dybit4c2 encode / copy", "dybit4c2 quantize / copy", "dybit4c2 encode / INT fake-quant",
         "dybit4c2 quantize / INT fake-quant", "dybit4c2 decode / copy"}
     assert all(len(v) == 2 and min(v) > 0 for v in data["rounds_seconds"].values())
+    # every check carries the run's noise: an interval of the median that contains the median
+    assert set(data["median_ratio_ci95"]) == set(data["median_ratios"])
+    for key, (lo, hi) in data["median_ratio_ci95"].items():
+        assert 0 < lo <= data["median_ratios"][key] <= hi, key
+    assert data["cache_resident_quantize_ratio"] > 0 and data["preallocated_floor_ratio"] > 0
     assert "dybit4c2 quantize" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     assert set(data["packing_over_copy"]) == {"pack", "unpack", "numpy pack"} and "4-bit packing" in proc.stdout
