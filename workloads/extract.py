@@ -13,46 +13,14 @@ import contextlib
 import io
 import logging
 import math
-import operator
 import time
 
 import torch
 from torch import fx, nn
 
 from workloads.errors import WorkloadError
+from workloads.fx_ops import ADD, BN, CAT, CONV, LINEAR, MATMUL, MUL, PASS, POOL, op_kind
 from workloads.graph import LayerGraph
-
-CONV = {"conv1d", "conv2d", "convolution", "_convolution"}
-LINEAR = {"linear", "addmm"}
-MATMUL = {"matmul", "bmm", "mm"}
-POOL = {"max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-        "adaptive_max_pool2d", "_adaptive_avg_pool2d", "max_pool2d_with_indices", "mean"}
-ADD = {"add", "add_", "iadd", "sub", "sub_", "rsub"}
-MUL = {"mul", "mul_", "imul"}
-CAT = {"cat", "concat", "concatenate"}
-BN = {"batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm", "_native_batch_norm_legit"}
-PASS = {
-    # activations and element-wise unary ops (run by the post-processing unit, fused with the layer before)
-    "relu", "relu_", "relu6", "gelu", "silu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "hardtanh",
-    "hardtanh_", "leaky_relu", "elu", "prelu", "softmax", "_softmax", "log_softmax", "layer_norm",
-    "native_layer_norm", "group_norm", "dropout", "identity", "clamp", "clamp_min", "clip", "neg", "exp", "sqrt",
-    "rsqrt", "pow", "truediv", "div", "floordiv", "abs", "erf", "scaled_dot_product_attention_disabled",
-    # shape and view ops
-    "flatten", "unflatten", "reshape", "view", "_unsafe_view", "permute", "transpose", "t", "contiguous",
-    "expand", "expand_as", "getitem", "getattr", "size", "chunk", "split", "split_with_sizes", "unsqueeze",
-    "squeeze", "clone", "to", "float", "type_as", "detach", "alias", "slice", "select", "unbind", "repeat",
-    "_assert_tensor_metadata", "sym_size", "zeros_like", "ones_like", "masked_fill", "where", "dim",
-}
-_MODULE_KINDS = [
-    ((nn.Conv1d, nn.Conv2d), "conv2d"), (nn.Linear, "linear"),
-    ((nn.BatchNorm1d, nn.BatchNorm2d), "batch_norm"),
-    ((nn.MaxPool1d, nn.MaxPool2d), "max_pool2d"), ((nn.AvgPool1d, nn.AvgPool2d), "avg_pool2d"),
-    ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d), "adaptive_avg_pool2d"),
-    (nn.AdaptiveMaxPool2d, "adaptive_max_pool2d"),
-    ((nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.Hardtanh,
-      nn.LeakyReLU, nn.ELU, nn.PReLU, nn.Softmax, nn.LayerNorm, nn.GroupNorm, nn.Dropout, nn.Identity, nn.Flatten,
-      nn.Unflatten), "relu"),
-]
 
 
 def _pair(v, n=2):
@@ -99,30 +67,7 @@ class _Extractor:
         return ""
 
     def kind(self, node) -> str:
-        if node.op == "call_module":
-            mod = self.modules[node.target]
-            for types, k in _MODULE_KINDS:
-                if isinstance(mod, types):
-                    return k
-            return f"module:{type(mod).__name__}"
-        t = node.target
-        if node.op == "call_method":
-            return str(t)
-        if hasattr(t, "_schema"):
-            return t._schema.name.split("::")[-1]
-        if t in (operator.add, operator.iadd):
-            return "add"
-        if t in (operator.sub, operator.isub):
-            return "sub"
-        if t in (operator.mul, operator.imul):
-            return "mul"
-        if t is operator.matmul:
-            return "matmul"
-        if t is operator.getitem:
-            return "getitem"
-        if t in (operator.truediv, operator.floordiv, operator.neg, operator.pow):
-            return "truediv"
-        return getattr(t, "__name__", str(t))
+        return op_kind(node, self.modules)
 
     def tensor_inputs(self, node) -> list:
         found = []
