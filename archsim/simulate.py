@@ -163,7 +163,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         slots = {k: 2 if hw.buffers[k].double_buffered else 1 for k in ("weight", "input", "output")}
         total, stats, dram = run(jobs, bytes_per_cycle=bpc, channels=hw.dram.channels, latency_cycles=lat,
                                  slots=slots, tracer=tracer)
-        prev_end = 0.0
+        prev_end = 0  # every DES delay is a whole number of cycles, so its times are integers
         for rec, st in zip(records, stats, strict=True):
             rec["cycles"] = st.end - prev_end
             rec["start_cycle"], rec["end_cycle"] = st.first_compute, st.end
@@ -183,7 +183,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
 
     clock_hz = hw.clock_mhz * 1e6
     for rec, (m, cost) in zip(records, maps, strict=True):
-        rec["stall_cycles"] = max(0.0, rec["cycles"] - rec["compute_cycles"])
+        rec["stall_cycles"] = max(0, rec["cycles"] - rec["compute_cycles"])
         rec["latency_s"] = rec["cycles"] / clock_hz
         peak = hw.array.rows * hw.array.cols * (m.fusion if m is not None else 1)
         rec["utilization"] = rec["macs"] / (rec["cycles"] * peak) if rec["cycles"] and m is not None else 0.0
@@ -197,7 +197,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
     # utilisation over the whole run: MACs done / MACs the array could have done at each layer's precision
     capacity = sum(r["cycles"] * hw.array.rows * hw.array.cols * max(r.get("fusion", 0), 1) for r in records)
     totals = {
-        "cycles": float(total),
+        "cycles": total if engine == "des" else float(total),
         "latency_s": total / clock_hz,
         "energy_j": sum(r["energy_j"] for r in records),
         "energy_breakdown_j": {k: sum(r["energy_pj"][k] for r in records) * 1e-12 for k in COMPONENTS},

@@ -1,7 +1,8 @@
 """DRAM as a shared SimPy resource: ``channels`` independent channels sharing ``bytes_per_cycle``.
 
 A DMA transfer is split over the free channels' worth of equal chunks; each chunk holds one channel for
-``latency + chunk / (bytes_per_cycle / channels)`` cycles. A stream alone gets the full bandwidth; streams
+``latency + ⌈chunk / (bytes_per_cycle / channels)⌉`` cycles: a channel hands over at a clock edge, so the DES
+runs in whole cycles. A stream alone gets the full bandwidth; streams
 that run at the same time (weights, inputs, outputs) queue for channels and share it.
 """
 from __future__ import annotations
@@ -18,12 +19,17 @@ def chunk_bytes(nbytes: int, channels: int) -> list[int]:
     return [base + 1] * extra + [base] * (n - extra)
 
 
-def transfer_cycles(nbytes: int, bytes_per_cycle: float, channels: int, latency_cycles: float) -> float:
+def chunk_cycles(nbytes: int, per_channel_bytes_per_cycle: float) -> int:
+    """Whole cycles one channel needs to move ``nbytes`` (the 1e-9 absorbs float error in e.g. 64 / 12.8)."""
+    return math.ceil(nbytes / per_channel_bytes_per_cycle - 1e-9) if nbytes > 0 else 0
+
+
+def transfer_cycles(nbytes: int, bytes_per_cycle: float, channels: int, latency_cycles: int) -> int:
     """Cycles one transfer takes with the DRAM to itself: its largest chunk on one channel. A small transfer
     uses fewer channels than there are, so it runs below the full bandwidth."""
     if nbytes <= 0:
-        return 0.0
-    return latency_cycles + max(chunk_bytes(nbytes, channels)) / (bytes_per_cycle / channels)
+        return 0
+    return latency_cycles + chunk_cycles(max(chunk_bytes(nbytes, channels)), bytes_per_cycle / channels)
 
 
 class Dram:
@@ -36,7 +42,7 @@ class Dram:
         self.latency = latency_cycles
         self.read_bytes = 0
         self.write_bytes = 0
-        self.busy_cycles = 0.0
+        self.busy_cycles = 0
         self.tracer = tracer
 
     def transfer(self, nbytes: int, *, write: bool, label: str = "", layer: int = -1):
@@ -54,9 +60,9 @@ class Dram:
         with self.channels.request() as req:
             yield req
             start = self.env.now
-            dt = self.latency + nbytes / self.per_channel
-            yield self.env.timeout(dt)
-            self.busy_cycles += nbytes / self.per_channel
+            moving = chunk_cycles(nbytes, self.per_channel)
+            yield self.env.timeout(self.latency + moving)
+            self.busy_cycles += moving
             if self.tracer is not None:
                 self.tracer.interval("dram write" if write else "dram read", label, start, self.env.now, layer,
                                      {"bytes": nbytes})

@@ -32,10 +32,10 @@ class Job:
 
 @dataclass
 class JobStats:
-    first_compute: float = -1.0
-    end: float = 0.0
-    compute_cycles: float = 0.0
-    decoder_stall_cycles: float = 0.0
+    first_compute: int = -1
+    end: int = 0
+    compute_cycles: int = 0
+    decoder_stall_cycles: int = 0
     read_bytes: int = 0
     write_bytes: int = 0
     events: int = 0
@@ -64,7 +64,7 @@ class Tracer:
 
 
 def run(jobs: list[Job], *, bytes_per_cycle: float, channels: int, latency_cycles: int, slots: dict,
-        tracer: Tracer | None = None) -> tuple[float, list[JobStats], Dram]:
+        tracer: Tracer | None = None) -> tuple[int, list[JobStats], Dram]:
     """Simulate ``jobs`` in order; returns (total cycles, per-job stats, the DRAM model)."""
     env = simpy.Environment()
     dram = Dram(env, bytes_per_cycle, channels, latency_cycles, tracer)

@@ -142,3 +142,19 @@ class SearchSpace:
 
 def genome_hash(x) -> str:
     return hashlib.sha1(np.asarray(x, dtype=np.int64).tobytes()).hexdigest()[:20]
+
+
+FUZZ_FORMATS = ("int8", "dybit6", "dybit4", "dybit2", "int4", "e2m1", "mxfp4", "posit8es1", "ant4", "nf4")
+
+
+def random_designs(graph, count: int, rng: np.random.Generator, formats=FUZZ_FORMATS):
+    """``count`` random (PrecisionPlan, Accelerator) pairs for ``graph``: a uniform genome of the search space
+    over ``formats`` (every hardware gene), then DRAM channels 1–8, access latency 0/50/400 ns and single or
+    double buffers — corners the search never visits, for checking the engines against each other."""
+    space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats)
+    for _ in range(count):
+        plan, hw = space.decode(rng.integers(0, space.upper + 1))
+        yield plan, hw.with_overrides({"dram.channels": int(rng.integers(1, 9)),
+                                       "dram.latency_ns": float(rng.choice([0, 50, 400])),
+                                       **{f"buffers.{b}.double_buffered": bool(rng.integers(0, 2))
+                                          for b in ("weight", "input", "output")}})

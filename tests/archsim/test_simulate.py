@@ -33,23 +33,16 @@ def test_des_between_analytic_bounds_for_mixed_precision(graphs):
 
 
 def _random_designs(graphs, seed, per_model=12):
-    """(graph, hardware, plan): random plans over 10 formats on random hardware from the search's genes, with
-    DRAM channels 1–8, access latency 0–400 ns and single or double buffers."""
+    """(graph, hardware, plan) on three small zoo models (``archsim.search.space.random_designs``)."""
     import numpy as np
 
-    from archsim.search.space import SearchSpace
+    from archsim.search.space import random_designs
 
     rng = np.random.default_rng(seed)
-    fmts = ("int8", "dybit6", "dybit4", "dybit2", "int4", "e2m1", "mxfp4", "posit8es1", "ant4", "nf4")
     for name in ("lenet5", "fashion_cnn", "fashion_resnet"):
         g = graphs(name)
-        space = SearchSpace([d["name"] for d in g.compute_layers()], formats=fmts)
-        for _ in range(per_model):
-            plan, hw = space.decode(rng.integers(0, space.upper + 1))
-            yield g, hw.with_overrides({"dram.channels": int(rng.integers(1, 9)),
-                                        "dram.latency_ns": float(rng.choice([0, 50, 400])),
-                                        **{f"buffers.{b}.double_buffered": bool(rng.integers(0, 2))
-                                           for b in ("weight", "input", "output")}}), plan
+        for plan, hw in random_designs(g, per_model, rng):
+            yield g, hw, plan
 
 
 def test_des_between_the_bounds_on_random_hardware_and_plans(graphs):
