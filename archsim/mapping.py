@@ -218,25 +218,17 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     mapper minimises it, so the analytic latency never grows with more bandwidth, buffer or decoders."""
     bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
     busy = np.maximum(compute, decode) + np.where(decode > 0, hw.decoder.latency_cycles * n_steps, 0)
-    stream = (w_rd + i_rd + 2 * psum + o_wr) / bpc
+    stream = (w_rd + i_rd + 2 * psum + o_wr) / bpc  # the channels' busy time (the access latency holds none)
 
     def engine(v):  # a tile with no bytes issues no access
         return np.where(v > 0, lat * np.minimum(n_steps, np.ceil(v)) + v / bpc, 0.0)
-
-    def channel_latency(v):  # each chunk of a transfer holds its DRAM channel through the access latency
-        chunks = np.minimum(hw.dram.channels, np.maximum(1, np.ceil(v / n_steps / 64)))
-        return np.where(v > 0, lat * np.minimum(n_steps, np.ceil(v)) * chunks, 0.0)
-
-    # the channels' busy time shared out: all bytes at full bandwidth plus every chunk's access latency
-    occupancy = stream + (channel_latency(w_rd) + channel_latency(i_rd + psum) + channel_latency(o_wr + psum)) \
-        / hw.dram.channels
 
     w_engine, i_engine = engine(w_rd), engine(i_rd + psum)
     per_engine = np.maximum(np.maximum(w_engine, i_engine), engine(o_wr + psum))
     load, store = w_rd + i_rd + psum, o_wr + psum
     first = np.where(load > 0, load / n_steps / bpc + lat, 0.0)
     last = np.where(store > 0, store / n_steps / bpc + lat, 0.0)
-    overlapped = np.maximum.reduce([busy, occupancy, per_engine]) + first + last
+    overlapped = np.maximum.reduce([busy, stream, per_engine]) + first + last
     # a single-buffered input or weight buffer takes its next tile only once the array has used this one:
     # that engine's loads and the array's work alternate instead of overlapping
     chains = [eng + busy + last for eng, which in ((w_engine, "weight"), (i_engine, "input"))

@@ -1,8 +1,9 @@
-"""The DES DRAM: transfers take whole cycles, split over channels as the bounds assume."""
+"""The DES DRAM: transfers take whole cycles, striped over channels and sliced as the bounds assume; the access
+latency is pipelined and a short transfer is not stuck behind a long one."""
 import simpy
 
 from archsim import simulate
-from archsim.des.dram import Dram, chunk_bytes, chunk_cycles, transfer_cycles
+from archsim.des.dram import SLICE_CYCLES, Dram, chunk_bytes, chunk_cycles, lane_slices, slice_bytes, transfer_cycles
 
 
 def test_chunk_cycles_round_up_to_whole_cycles():
@@ -31,3 +32,40 @@ def test_des_reports_whole_cycles(graphs):
     assert all(isinstance(r[k], int) for r in res.layers for k in ("cycles", "start_cycle", "end_cycle"))
     assert sum(r["cycles"] for r in res.layers) == t["cycles"]
     assert t["lower_bound_cycles"] <= t["cycles"] <= t["serial_bound_cycles"]
+
+
+def test_lane_slices_cover_the_bytes_in_slices_of_slice_cycles():
+    assert slice_bytes(12.0) == 12 * SLICE_CYCLES and slice_bytes(0.5) == 64  # at least one burst
+    parts = lane_slices(10_000, 12.0)
+    assert sum(parts) == 10_000 and max(parts) == slice_bytes(12.0) and len(parts) == -(-10_000 // slice_bytes(12.0))
+    assert lane_slices(10**9, float("inf")) == [10**9]
+
+
+def _finish_times(dram, env, transfers):
+    done = {}
+
+    def issue(name, nbytes, at):
+        yield env.timeout(at)
+        yield env.process(dram.transfer(nbytes, write=False, label=name))
+        done[name] = env.now
+
+    for name, nbytes, at in transfers:
+        env.process(issue(name, nbytes, at))
+    env.run()
+    return done
+
+
+def test_a_short_load_waits_one_slice_behind_a_long_prefetch_not_the_whole_prefetch():
+    env = simpy.Environment()
+    dram = Dram(env, bytes_per_cycle=16.0, channels=2, latency_cycles=0)
+    done = _finish_times(dram, env, [("prefetch", 100_000, 0), ("demand", 64, 10)])
+    assert done["prefetch"] >= 100_000 / 16  # the prefetch alone needs 6,250 cycles
+    assert done["demand"] <= 10 + SLICE_CYCLES + chunk_cycles(64, 8.0)  # one slice's wait, then its 8 cycles
+
+
+def test_access_latency_is_pipelined_and_holds_no_channel():
+    env = simpy.Environment()
+    dram = Dram(env, bytes_per_cycle=8.0, channels=1, latency_cycles=100)
+    done = _finish_times(dram, env, [("a", 64, 0), ("b", 64, 0)])
+    assert sorted(done.values()) == [108, 116]  # both wait the latency at once, then share the channel
+    assert dram.busy_cycles == 16
