@@ -41,6 +41,7 @@ bench: $(STAMP)
 	-$(BIN)/python benchmarks/codec.py  # exits 1 when a SPEC §3.4 target is missed; go on
 	$(BIN)/python benchmarks/extract_speed.py
 	$(BIN)/python benchmarks/sim_speed.py
+	$(BIN)/python benchmarks/des_vs_analytic.py
 
 accuracy-report: $(STAMP) $(WEIGHTS_STAMP)
 	$(BIN)/python -m quant.accuracy_report --out reports

@@ -17,10 +17,11 @@ in the output buffer while the reduction streams) and ``m_inner`` (a weight tile
 rows stream; partial sums spill to DRAM when they do not fit) — pick among the legal tilings (each tile ≤
 its buffer's tile capacity, half the buffer when double-buffered) the one with the lowest analytic latency
 (``analytic_cycles``: compute or decode, the DRAM channels' occupancy, each DMA engine's per-tile access
-latency, single-buffered loads alternating with compute, the exposed first load and last store), then the
-least DRAM traffic (objective ``latency``, the default), or the least DRAM traffic, then the fewest cycles
-(objective ``traffic``). The analytic engine reports the same formula for the chosen tiling, so it never
-grows with more bandwidth, buffer or decoders. Pure traffic minimisation picks tiny output tiles whose
+latency, single-buffered loads alternating with compute, the exposed first load and last store) or within
+``LATENCY_TOLERANCE`` (0.5 %) of it, the one with the least DRAM traffic (objective ``latency``, the
+default); or the least DRAM traffic, then the fewest cycles (objective ``traffic``). The analytic engine
+reports the same formula for the chosen tiling, so it grows by at most that tolerance with more bandwidth,
+buffer or decoders. Pure traffic minimisation picks tiny output tiles whose
 fill/drain can double the compute time, which no real mapper would do. Vectorised over all candidates.
 """
 from __future__ import annotations
@@ -181,7 +182,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     else:
         first, second = traffic, cyc
     f_score = np.where(fits[None, :], first, big)
-    near = f_score <= f_score.min() * (1 + 1e-9)
+    near = f_score <= f_score.min() * (1 + (LATENCY_TOLERANCE if objective == "latency" else 1e-9))
     oi, ci = np.unravel_index(np.argmin(np.where(near, second, big)), cyc.shape)
     order = ("k_inner", "m_inner")[oi]
     compute = int(cyc[oi, ci]) * n_gpass
@@ -237,6 +238,11 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
 
 
 STEP_CAP = 256  # at most this many DES steps per layer
+# The latency objective takes, among the mappings within this fraction of the lowest analytic latency, the one
+# that moves the fewest DRAM bytes. Without it the mapper traded 14 % more DRAM traffic (6 % more energy,
+# ResNet-18 dybit4 on `default`) for 0.01 % less latency; with it a bigger resource can cost up to this
+# fraction of a layer's analytic latency (the tests hold it to that).
+LATENCY_TOLERANCE = 0.005
 
 
 def _steps(m: Mapping, cap: int = STEP_CAP) -> list:

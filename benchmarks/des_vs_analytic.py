@@ -6,7 +6,9 @@ Designs: ``archsim.search.space.random_designs`` on LeNet-5, the Fashion-MNIST C
 ResNet (random per-layer formats among 10, random hardware genes, DRAM channels 1–8, access latency 0–400 ns,
 single or double buffers). Prints the distribution of DES cycles / analytic cycles, the designs furthest
 apart, and the time each engine took (the analytic engine is what the co-search evaluates; the DES is what
-it checks the front with).
+it checks the front with). Then, for each design and each of six resource increases (2× DRAM bus, DRAM
+latency 0, 2× decoders, 2× each buffer), whether the DES got slower: the mapper picks tilings by the analytic
+latency, so more of a resource can pick a tiling the DES runs slower.
 """
 from __future__ import annotations
 
@@ -22,6 +24,20 @@ from archsim.search.space import random_designs
 from workloads import load_workload
 
 MODELS = ("lenet5", "fashion_cnn", "fashion_resnet")
+
+
+def more_resource_slower(designs, rows) -> list:
+    """(relative DES slow-down, resource key, model) of every design that got slower with more resource."""
+    slower = []
+    for (name, g, plan, hw), row in tqdm(list(zip(designs, rows, strict=True)), desc="more resource", unit="design"):
+        d = hw.to_dict()
+        for key, value in (("dram.bus_bits", 2 * d["dram"]["bus_bits"]), ("dram.latency_ns", 0.0),
+                           ("decoder.count", 2 * d["decoder"]["count"]),
+                           *((f"buffers.{b}.kib", 2 * d["buffers"][b]["kib"]) for b in ("weight", "input", "output"))):
+            cycles = simulate(g, hw.with_overrides({key: value}), plan, "des").total["cycles"]
+            if cycles > row["des_cycles"]:
+                slower.append((cycles / row["des_cycles"] - 1, key, name))
+    return sorted(slower, reverse=True)
 
 
 def main(argv=None) -> int:
@@ -67,9 +83,17 @@ def main(argv=None) -> int:
         print(f"    {x['ratio']:.3f}  {x['model']}, {x['hw']}")
     print(f"time: DES {t_des:.1f} s, analytic {t_ana:.1f} s over all designs "
           f"(DES {summary['des_over_analytic_time']:.1f}× the analytic engine)")
+    slower = more_resource_slower(designs, rows)
+    summary["more_resource_pairs"] = 6 * len(designs)
+    summary["more_resource_des_slower"] = len(slower)
+    summary["more_resource_bus_slower"] = sum(key == "dram.bus_bits" for _, key, _ in slower)
+    print(f"more of a resource, DES slower in {len(slower)} of {6 * len(designs)} (design, resource) pairs "
+          f"({len(slower) / (6 * len(designs)):.1%}; {sum(r < 0.01 for r, _, _ in slower)} of them by < 1 %), "
+          f"wider DRAM bus in {summary['more_resource_bus_slower']}; worst: "
+          + ", ".join(f"+{r:.1%} ({key}, {model})" for r, key, model in slower[:3]))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"summary": summary, "designs": rows}, fh, indent=1)
+            json.dump({"summary": summary, "designs": rows, "more_resource_slower": slower}, fh, indent=1)
     return 0 if summary["all_within_bounds"] else 1
 
 

@@ -1,12 +1,13 @@
-"""DRAM as a shared SimPy resource: ``channels`` independent channels sharing ``bytes_per_cycle``.
+"""DRAM shared by the DMA streams: ``channels`` channels of ``bytes_per_cycle / channels`` each.
 
-A DMA transfer first waits the access latency — pipelined, as with the many outstanding requests of a real
-controller, so it holds no channel — then is striped over up to ``channels`` lanes (at least one 64-byte
-burst each). A lane moves its bytes in slices of at most ``SLICE_CYCLES`` cycles of data and queues for a
-channel again before each slice: a short demand load waits at most one slice behind a long weight prefetch
-instead of behind the whole prefetch. A slice holds its channel for ⌈bytes / (bytes_per_cycle / channels)⌉
-cycles — a channel hands over at a clock edge, so the DES runs in whole cycles. A stream alone gets the
-full bandwidth; streams that run at the same time (weights, inputs, outputs) interleave and share it.
+A transfer first waits the access latency — pipelined, as with the many outstanding requests of a real
+controller, so it takes no bandwidth from the others — then streams its bytes striped over up to
+``channels`` lanes of at least one 64-byte burst each, so it can use at most lanes × channel bandwidth.
+Transfers in flight at the same time share the bandwidth fairly (processor sharing: a controller that
+interleaves requests burst by burst, seen at tile granularity): each gets an equal share, capped by its
+lanes, and what a capped transfer leaves is split among the others (water-filling). The shares are
+recomputed whenever a transfer starts or ends — two events per transfer, never one per burst. Completion
+is rounded up to the next clock edge, so the DES runs in whole cycles.
 """
 from __future__ import annotations
 
@@ -14,10 +15,7 @@ import math
 
 import simpy
 
-# Cycles of data a lane moves per channel grant. Controllers interleave requests at burst granularity; 64
-# cycles (128 ns at 500 MHz, about one access latency) bounds the wait behind another stream while keeping
-# the events per transfer few (the rounding to whole cycles costs at most one cycle per slice).
-SLICE_CYCLES = 64
+_EPS_BYTES = 1e-6  # float residue of a finished transfer
 
 
 def chunk_bytes(nbytes: int, channels: int) -> list[int]:
@@ -27,69 +25,124 @@ def chunk_bytes(nbytes: int, channels: int) -> list[int]:
     return [base + 1] * extra + [base] * (n - extra)
 
 
-def chunk_cycles(nbytes: int, per_channel_bytes_per_cycle: float) -> int:
-    """Whole cycles one channel needs to move ``nbytes`` (the 1e-9 absorbs float error in e.g. 64 / 12.8)."""
-    return math.ceil(nbytes / per_channel_bytes_per_cycle - 1e-9) if nbytes > 0 else 0
+def lanes(nbytes: int, channels: int) -> int:
+    return min(channels, max(1, math.ceil(nbytes / 64)))
 
 
-def slice_bytes(per_channel_bytes_per_cycle: float) -> int:
-    """Bytes a lane moves per channel grant: ``SLICE_CYCLES`` cycles of data, at least one burst."""
-    if math.isinf(per_channel_bytes_per_cycle):
-        return 1 << 62  # unlimited bandwidth: one slice, zero cycles
-    return max(64, int(per_channel_bytes_per_cycle * SLICE_CYCLES))
-
-
-def lane_slices(nbytes: int, per_channel_bytes_per_cycle: float) -> list[int]:
-    """The slices one lane's ``nbytes`` are moved in."""
-    size = slice_bytes(per_channel_bytes_per_cycle)
-    full, rest = divmod(nbytes, size)
-    return [size] * full + ([rest] if rest else [])
+def whole_cycles(cycles: float) -> int:
+    """Cycles rounded up to a clock edge (the 1e-9 absorbs float error in e.g. 64 / 12.8)."""
+    return math.ceil(cycles - 1e-9) if cycles > 0 else 0
 
 
 def transfer_cycles(nbytes: int, bytes_per_cycle: float, channels: int, latency_cycles: int) -> int:
-    """Cycles one transfer takes with the DRAM to itself: the latency, then its longest lane's slices. A small
-    transfer uses fewer lanes than there are channels, so it runs below the full bandwidth."""
+    """Cycles one transfer takes with the DRAM to itself: the latency, then its bytes at its lanes' bandwidth.
+    A small transfer uses fewer lanes than there are channels, so it runs below the full bandwidth."""
     if nbytes <= 0:
         return 0
-    per_channel = bytes_per_cycle / channels
-    return latency_cycles + sum(chunk_cycles(s, per_channel)
-                                for s in lane_slices(max(chunk_bytes(nbytes, channels)), per_channel))
+    return latency_cycles + whole_cycles(nbytes / (lanes(nbytes, channels) * bytes_per_cycle / channels))
+
+
+def fair_rates(caps: list[float], total: float) -> list[float]:
+    """Water-filling: equal shares of ``total``, none above its cap, what a capped one leaves going to the
+    rest (max-min fairness)."""
+    rates = [0.0] * len(caps)
+    left, todo = total, sorted(range(len(caps)), key=caps.__getitem__)
+    while todo:
+        share = left / len(todo)
+        i = todo[0]
+        if caps[i] > share:
+            for j in todo:
+                rates[j] = share
+            break
+        rates[i] = caps[i]
+        left -= caps[i]
+        todo.pop(0)
+    return rates
+
+
+class _Flow:
+    __slots__ = ("left", "cap", "rate", "done", "start", "nbytes", "write", "label", "layer")
+
+    def __init__(self, nbytes, cap, done, start, write, label, layer):
+        self.left, self.cap, self.rate, self.done = float(nbytes), cap, 0.0, done
+        self.start, self.nbytes, self.write, self.label, self.layer = start, nbytes, write, label, layer
 
 
 class Dram:
     def __init__(self, env: simpy.Environment, bytes_per_cycle: float, channels: int, latency_cycles: int,
                  tracer=None):
         self.env = env
-        self.channels = simpy.Resource(env, capacity=channels)
         self.n_channels = channels
+        self.bytes_per_cycle = bytes_per_cycle
         self.per_channel = bytes_per_cycle / channels
         self.latency = latency_cycles
         self.read_bytes = 0
         self.write_bytes = 0
-        self.busy_cycles = 0
         self.tracer = tracer
+        self._flows: list[_Flow] = []
+        self._since = 0  # time the flows' ``left`` was last brought up to date
+        self._wake = 0  # generation of the pending wake-up; an older one is stale
+
+    @property
+    def busy_cycles(self) -> float:
+        """Channel-cycles of data moved (bytes / channel bandwidth), summed over channels."""
+        return (self.read_bytes + self.write_bytes) / self.per_channel
 
     def transfer(self, nbytes: int, *, write: bool, label: str = "", layer: int = -1):
-        """Process: move ``nbytes`` (read from or write to DRAM); returns when every lane has landed."""
+        """Process: move ``nbytes`` (read from or write to DRAM); returns when the last byte has landed."""
         if nbytes <= 0:
             return
         if write:
             self.write_bytes += nbytes
         else:
             self.read_bytes += nbytes
+        start = self.env.now
         if self.latency:
             yield self.env.timeout(self.latency)
-        lanes = [self.env.process(self._lane(c, write, label, layer)) for c in chunk_bytes(nbytes, self.n_channels)]
-        yield self.env.all_of(lanes)
+        if math.isinf(self.per_channel):  # unlimited bandwidth (SCALE-Sim CALC mode): the latency only
+            self._trace(start, nbytes, write, label, layer)
+            return
+        flow = _Flow(nbytes, lanes(nbytes, self.n_channels) * self.per_channel, self.env.event(), start, write,
+                     label, layer)
+        self._advance()
+        self._flows.append(flow)
+        self._reshare()
+        yield flow.done
 
-    def _lane(self, nbytes: int, write: bool, label: str, layer: int):
-        start = self.env.now
-        for part in lane_slices(nbytes, self.per_channel):
-            with self.channels.request() as req:
-                yield req
-                moving = chunk_cycles(part, self.per_channel)
-                yield self.env.timeout(moving)
-                self.busy_cycles += moving
-        if self.tracer is not None:  # one interval per lane (its slices and the waits between them)
+    # ------------------------------------------------------------------ processor sharing
+    def _advance(self):
+        dt = self.env.now - self._since
+        if dt:
+            for f in self._flows:
+                f.left -= f.rate * dt
+        self._since = self.env.now
+
+    def _reshare(self):
+        """Finish the flows that have landed, share the bandwidth among the rest, wake at the next finish."""
+        landed = [f for f in self._flows if f.left <= _EPS_BYTES]
+        if landed:
+            self._flows = [f for f in self._flows if f.left > _EPS_BYTES]
+            for f in landed:
+                self._trace(f.start, f.nbytes, f.write, f.label, f.layer)
+                f.done.succeed()
+        if not self._flows:
+            return
+        for f, r in zip(self._flows, fair_rates([f.cap for f in self._flows], self.bytes_per_cycle), strict=True):
+            f.rate = r
+        self._wake += 1
+        dt = max(1, whole_cycles(min(f.left / f.rate for f in self._flows)))
+        self.env.process(self._wake_after(dt, self._wake))
+
+    def _wake_after(self, dt: int, generation: int):
+        yield self.env.timeout(dt)
+        if generation == self._wake:  # nothing started or ended since: this is the next finish
+            self._advance()
+            for f in self._flows:  # rounded up to a clock edge, the next finisher may be a fraction short
+                if f.left <= f.rate * 1e-6 + _EPS_BYTES:
+                    f.left = 0.0
+            self._reshare()
+
+    def _trace(self, start, nbytes, write, label, layer):
+        if self.tracer is not None:
             self.tracer.interval("dram write" if write else "dram read", label, start, self.env.now, layer,
                                  {"bytes": nbytes})

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from archsim import SimError, load_hw, simulate
-from archsim.mapping import map_layer
+from archsim.mapping import LATENCY_TOLERANCE, map_layer
 from archsim.precision import bricks, layer_cost, operand_cost
 from quant.plan import PrecisionPlan
 from workloads.zoo import list_models
@@ -55,10 +55,12 @@ def test_des_between_the_bounds_on_random_hardware_and_plans(graphs):
 
 
 def test_more_bandwidth_buffer_or_decoders_never_slower_on_random_designs(graphs):
-    """The mapper minimises the analytic engine's own latency over a candidate set that only grows with the
-    buffers, so the analytic latency never rises with more bandwidth, buffer, decoders or less DRAM latency.
-    (It minimised max(compute, traffic / bandwidth), which ignored exposed loads, per-tile latency and
-    single buffering: doubling the DRAM bus made one design 28 % slower.) The DES keeps the bandwidth rule."""
+    """The mapper minimises the analytic engine's own latency (to within LATENCY_TOLERANCE, then DRAM traffic)
+    over a candidate set that only grows with the buffers, so the analytic latency rises by at most that
+    tolerance with more bandwidth, buffer, decoders or less DRAM latency. (It minimised max(compute,
+    traffic / bandwidth), which ignored exposed loads, per-tile latency and single buffering: doubling the
+    DRAM bus made one design 28 % slower.) The DES keeps the bandwidth rule."""
+    slack = 1 + LATENCY_TOLERANCE
     for g, hw, plan in _random_designs(graphs, seed=11, per_model=6):
         d = hw.to_dict()
         ana = simulate(g, hw, plan, "analytic").total["cycles"]
@@ -67,9 +69,9 @@ def test_more_bandwidth_buffer_or_decoders_never_slower_on_random_designs(graphs
                            ("decoder.count", 2 * d["decoder"]["count"]),
                            *((f"buffers.{b}.kib", 2 * d["buffers"][b]["kib"]) for b in ("weight", "input", "output"))):
             more = hw.with_overrides({key: value})
-            assert simulate(g, more, plan, "analytic").total["cycles"] <= ana * (1 + 1e-9), (key, repr(hw), plan)
+            assert simulate(g, more, plan, "analytic").total["cycles"] <= ana * slack, (key, repr(hw), plan)
             if key == "dram.bus_bits":
-                assert simulate(g, more, plan, "des").total["cycles"] <= des * (1 + 1e-9), (repr(hw), plan)
+                assert simulate(g, more, plan, "des").total["cycles"] <= des * slack, (repr(hw), plan)
 
 
 def test_deterministic_byte_identical_json(graphs):
@@ -85,7 +87,7 @@ def test_more_resources_never_slower(key, values, graphs):
     g = graphs("resnet18")
     base = load_hw("default")
     lat = [simulate(g, base.with_overrides({key: v}), "int8").total["cycles"] for v in values]
-    assert all(b <= a * 1.0001 for a, b in zip(lat, lat[1:], strict=False)), (key, lat)
+    assert all(b <= a * (1 + LATENCY_TOLERANCE) for a, b in zip(lat, lat[1:], strict=False)), (key, lat)
 
 
 def test_lower_precision_never_slower_on_fusion_array(graphs):
@@ -222,3 +224,27 @@ def test_binary_array_cycle_rule_on_a_hand_computed_layer(graphs):
     r = simulate(graphs("fashion_cnn"), hw, "int4")
     assert r.total["energy_breakdown_j"]["mac"] > 0 and r.total["area_breakdown_mm2"]["array"] == pytest.approx(
         16 * 1250.0 / 1e6)
+
+
+def test_mapper_does_not_buy_a_sliver_of_latency_with_much_more_dram_traffic(graphs):
+    """Within LATENCY_TOLERANCE of the fastest tiling the mapper takes the fewest DRAM bytes: a strictly
+    latency-first mapper read 17.2 MB for ResNet-18 dybit4 with a 64 KiB weight buffer where 15.1 MB cost
+    0.01 % more time, and a 128 KiB buffer then used more energy than the 64 KiB one."""
+    import archsim.mapping as mapping
+    from archsim.simulate import _cached_mapping
+
+    g = graphs("resnet18")
+    hw = load_hw("default")
+    chosen = simulate(g, hw, "dybit4", "analytic").total
+    _cached_mapping.cache_clear()
+    try:
+        mapping.LATENCY_TOLERANCE = 1e-9
+        strict = simulate(g, hw, "dybit4", "analytic").total
+    finally:
+        mapping.LATENCY_TOLERANCE = LATENCY_TOLERANCE
+        _cached_mapping.cache_clear()
+    assert chosen["cycles"] <= strict["cycles"] * (1 + LATENCY_TOLERANCE)
+    assert chosen["dram_read_bytes"] < 0.95 * strict["dram_read_bytes"] and chosen["energy_j"] < strict["energy_j"]
+    energies = [simulate(g, hw.with_overrides({"buffers.weight.kib": k}), "dybit4", "analytic").total["energy_j"]
+                for k in (32, 64)]
+    assert energies[1] < energies[0]  # a bigger weight buffer saves more DRAM energy than its SRAM costs
