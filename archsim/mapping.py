@@ -85,9 +85,13 @@ def _split_sum(full, tile, unit):
 OBJECTIVES = ("latency", "traffic")
 
 
-def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> Mapping:
-    """Map one layer. ``objective``: ``latency`` minimises the analytic latency then DRAM bytes;
+def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
+              latency_tolerance: float | None = None) -> Mapping:
+    """Map one layer. ``objective``: ``latency`` takes, among the tilings within ``latency_tolerance`` (a
+    fraction; default ``LATENCY_TOLERANCE``) of the lowest analytic latency, the fewest DRAM bytes;
     ``traffic`` minimises DRAM bytes then compute cycles."""
+    if latency_tolerance is not None and not latency_tolerance >= 0:
+        raise SimError(f"latency_tolerance: must be a fraction >= 0, got {latency_tolerance!r}")
     op = layer["op"]
     if op not in ("conv", "linear", "matmul"):
         raise SimError(f"layer {layer['name']!r}: {op} is not an array layer")
@@ -182,7 +186,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency") -> M
     else:
         first, second = traffic, cyc
     f_score = np.where(fits[None, :], first, big)
-    near = f_score <= f_score.min() * (1 + (LATENCY_TOLERANCE if objective == "latency" else 1e-9))
+    tol = (LATENCY_TOLERANCE if latency_tolerance is None else latency_tolerance) if objective == "latency" else 0.0
+    near = f_score <= f_score.min() * (1 + max(tol, 1e-9))
     oi, ci = np.unravel_index(np.argmin(np.where(near, second, big)), cyc.shape)
     order = ("k_inner", "m_inner")[oi]
     compute = int(cyc[oi, ci]) * n_gpass

@@ -107,6 +107,28 @@ def test_bit_fusion_rule_resnet18_layer1(graphs):
     assert cyc[2] == cyc[4]
 
 
+def test_latency_tolerance_trades_at_most_that_much_latency_for_traffic(graphs):
+    from archsim.mapping import analytic_cycles
+
+    hw = load_hw("default")
+    layer = graphs("resnet18")["layer3.1.conv1"]  # the fastest tiling reads 1.48 MB, one 0.01 % slower 0.80 MB
+    cost = layer_cost(hw, "dybit4", "dybit4")
+
+    def latency(m):
+        tot = [sum(s[k] for s in m.steps) for k in range(7)]
+        return float(analytic_cycles(tot[3], tot[4], len(m.steps), tot[0], tot[1], tot[2], tot[5], hw))
+
+    fastest = map_layer(layer, cost, hw, latency_tolerance=0.0)
+    for tol in (0.001, 0.005, 0.05):
+        m = map_layer(layer, cost, hw, latency_tolerance=tol)
+        assert latency(m) <= latency(fastest) * (1 + tol)
+        assert m.dram_read_bytes + m.dram_write_bytes <= fastest.dram_read_bytes + fastest.dram_write_bytes
+    assert map_layer(layer, cost, hw).dram_read_bytes < 0.6 * fastest.dram_read_bytes
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(SimError, match="latency_tolerance"):
+            map_layer(layer, cost, hw, latency_tolerance=bad)
+
+
 def test_cost_rule_table():
     assert bricks(8, 8) == 16 and bricks(4, 4) == 4 and bricks(2, 2) == 1 and bricks(3, 3) == 4
     assert operand_cost("int4").mult_bits == 4
