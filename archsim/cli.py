@@ -149,6 +149,7 @@ def _search(args) -> int:
     from archsim.search import EvalContext, EvalStore, SearchSpace, run_search, write_outputs
     from archsim.search.run import check_run_args
     from archsim.search.space import select_hw_genes
+    from archsim.simulate import COST_MODEL_VERSION
     from quant import QuantError
     from workloads import WorkloadError, load_workload
 
@@ -169,7 +170,8 @@ def _search(args) -> int:
         ctx.sensitivity = _sensitivity(args, graph, formats)
         config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
                   "genes": list(genes), "seed": args.seed, "pop": args.pop, "max_error": args.max_error,
-                  "max_area": args.max_area, "latency_target": args.latency_target}
+                  "max_area": args.max_area, "latency_target": args.latency_target,
+                  "cost_model": COST_MODEL_VERSION}
         created = not db.exists()
         store = EvalStore(db, config=config, resume=args.resume)
         try:

@@ -29,6 +29,10 @@ from quant.errors import QuantError
 from quant.plan import PrecisionPlan
 
 ENGINES = ("des", "analytic")
+# Bumped whenever the same (graph, hardware, plan) would simulate to different numbers; a stored search records
+# it so that resuming it under a newer cost model is refused rather than mixing old and new evaluations.
+# 2: processor-sharing DES DRAM with pipelined latency, whole cycles, mapper traffic tie-break within 0.5 %.
+COST_MODEL_VERSION = 2
 ARRAY_OPS = ("conv", "linear", "matmul")
 
 

@@ -41,7 +41,10 @@ class EvalStore:
             old = self.meta("config")
             text = json.dumps(config, sort_keys=True)
             if old is not None and old != text:
-                raise ValueError(f"{self.path} holds a search with a different configuration; use another --db")
+                before = json.loads(old)
+                differ = sorted(k for k in set(before) | set(config) if before.get(k) != config.get(k))
+                raise ValueError(f"{self.path} holds a search with a different configuration "
+                                 f"({', '.join(differ)} differ); use another --db")
             self.set_meta("config", text)
 
     def meta(self, key: str):

@@ -235,3 +235,16 @@ def test_graph_cache_never_serves_another_contexts_graph(cnn):
     # as if ctx_b's dict had been allocated where a freed graph dict used to be (the same id)
     ev._GRAPH_CACHE[id(ctx_b.graph)] = ev._GRAPH_CACHE[id(ctx_a.graph)]
     assert ev._graph(ctx_b).name == "lenet5"
+
+
+def test_store_refuses_to_resume_under_another_configuration_and_names_what_differs(tmp_path):
+    from archsim.simulate import COST_MODEL_VERSION
+
+    db = tmp_path / "s.sqlite"
+    config = {"model": "lenet5", "seed": 0, "cost_model": COST_MODEL_VERSION}
+    EvalStore(db, config=config).close()
+    EvalStore(db, config=dict(config), resume=True).close()  # same configuration: resumes
+    with pytest.raises(ValueError, match=r"\(cost_model differ\)"):  # evaluated under an older cost model
+        EvalStore(db, config={**config, "cost_model": COST_MODEL_VERSION - 1}, resume=True)
+    with pytest.raises(ValueError, match=r"\(model, seed differ\)"):
+        EvalStore(db, config={**config, "model": "resnet18", "seed": 1}, resume=True)
