@@ -54,7 +54,7 @@ class Mapping:
     sram_bits: dict  # bits moved per buffer: weight_rd, weight_wr, input_rd, input_wr, output_rd, output_wr
     decode_values: int
     decoder_cycles: int
-    steps: list = field(default_factory=list, repr=False)  # tile schedule for the DES
+    steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.int64), repr=False)  # DES tile schedule
 
     @property
     def dram_read_bytes(self) -> int:
@@ -250,8 +250,9 @@ STEP_CAP = 256  # at most this many DES steps per layer
 LATENCY_TOLERANCE = 0.005
 
 
-def _steps(m: Mapping, cap: int = STEP_CAP) -> list:
-    """Tile schedule for the DES: ``(w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr)``.
+def _steps(m: Mapping, cap: int = STEP_CAP) -> np.ndarray:
+    """Tile schedule for the DES, one row per step: ``(w_bytes, i_bytes, psum_rd, cycles, decode_cycles,
+    out_bytes, psum_wr)`` (int64).
 
     One step per temporal tile of the chosen loop order (coarsened to at most ``cap`` steps so one layer
     stays a few hundred events). Bytes and cycles are split in integers that add up exactly to the
@@ -262,4 +263,4 @@ def _steps(m: Mapping, cap: int = STEP_CAP) -> list:
     totals = (m.dram_read["weight"], m.dram_read["input"], m.dram_read["psum"], m.compute_cycles,
               m.decoder_cycles, m.dram_write["output"], m.dram_write["psum"])
     cols = [np.diff(np.floor(np.linspace(0, v, n + 1)).astype(np.int64)) for v in totals]
-    return [tuple(int(c[i]) for c in cols) for i in range(n)]
+    return np.stack(cols, axis=1)

@@ -16,8 +16,10 @@ import math
 import time
 from functools import lru_cache
 
+import numpy as np
+
 from archsim.config import Accelerator, load_hw
-from archsim.des.dram import transfer_cycles
+from archsim.des.dram import transfer_cycles_array
 from archsim.des.engine import Job, Tracer, run
 from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
@@ -134,10 +136,9 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                 dram_wr = math.ceil(d["act_out_elems"] * bits / 8)
                 cycles = math.ceil(max(vec, d["act_out_elems"]) / hw.array.cols)
             rec.update(a_format=f"{bits}-bit", fusion=0)
-            steps = [(0, dram_rd, 0, cycles, 0, dram_wr, 0)]
+            steps = np.array([[0, dram_rd, 0, cycles, 0, dram_wr, 0]], dtype=np.int64)
             sram_bits = {"output_rd": dram_rd * 8, "output_wr": dram_wr * 8}
-        compute = sum(s[3] for s in steps)
-        dec = sum(s[4] for s in steps)
+        compute, dec = int(steps[:, 3].sum()), int(steps[:, 4].sum())
         rec.update(compute_cycles_needed=int(compute), decoder_cycles=int(dec), dram_read_bytes=int(dram_rd),
                    dram_write_bytes=int(dram_wr), sram_bits=sram_bits, vector_ops=vec)
         jobs.append(Job(i, name, "array" if m is not None else "vector", steps, deps,
@@ -146,16 +147,17 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         maps.append((m, cost))
 
     # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
+    dec_lat, channels = hw.decoder.latency_cycles, hw.dram.channels
     for rec, job in zip(records, jobs, strict=True):
-        steps = job.steps
-        tot = [sum(s[k] for s in steps) for k in range(7)]  # w, i, psum rd, compute, decode, out, psum wr
-        rec["analytic_cycles"] = float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2],
+        st = job.steps  # columns: w, i, psum rd, compute, decode, out, psum wr
+        tot = [int(v) for v in st.sum(axis=0)]
+        rec["analytic_cycles"] = float(analytic_cycles(tot[3], tot[4], len(st), tot[0], tot[1], tot[2],
                                                        tot[5], hw))
-        busy = sum(max(s[3], s[4]) + (hw.decoder.latency_cycles if s[4] else 0) for s in steps)
+        busy = int((np.maximum(st[:, 3], st[:, 4]) + np.where(st[:, 4] > 0, dec_lat, 0)).sum())
         stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
         # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
-        rec["serial_cycles"] = busy + sum(
-            transfer_cycles(n, bpc, hw.dram.channels, lat) for s in steps for n in (s[0], s[1] + s[2], s[5] + s[6]))
+        transfers = np.concatenate([st[:, 0], st[:, 1] + st[:, 2], st[:, 5] + st[:, 6]])
+        rec["serial_cycles"] = busy + int(transfer_cycles_array(transfers, bpc, channels, lat).sum())
         rec["array_busy_cycles"] = busy
         rec["memory_cycles"] = stream
         rec["bound"] = "memory" if stream > busy else "compute"
@@ -165,6 +167,8 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
     if engine == "des":
         tracer = Tracer(1e3 / hw.clock_mhz) if trace else None
         slots = {k: 2 if hw.buffers[k].double_buffered else 1 for k in ("weight", "input", "output")}
+        for job in jobs:  # Python ints: SimPy times stay exact integers and JSON-serialisable
+            job.steps = job.steps.tolist()
         total, stats, dram = run(jobs, bytes_per_cycle=bpc, channels=hw.dram.channels, latency_cycles=lat,
                                  slots=slots, tracer=tracer)
         prev_end = 0  # every DES delay is a whole number of cycles, so its times are integers

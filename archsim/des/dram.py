@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import simpy
 
 _EPS_BYTES = 1e-6  # float residue of a finished transfer
@@ -40,6 +41,14 @@ def transfer_cycles(nbytes: int, bytes_per_cycle: float, channels: int, latency_
     if nbytes <= 0:
         return 0
     return latency_cycles + whole_cycles(nbytes / (lanes(nbytes, channels) * bytes_per_cycle / channels))
+
+
+def transfer_cycles_array(nbytes: np.ndarray, bytes_per_cycle: float, channels: int, latency_cycles: int) -> np.ndarray:
+    """``transfer_cycles`` of every element (same float operations, so the same integers)."""
+    n = np.asarray(nbytes, dtype=np.int64)
+    n_lanes = np.minimum(channels, np.maximum(1, -(-n // 64)))
+    data = np.ceil(n / (n_lanes * bytes_per_cycle / channels) - 1e-9)
+    return np.where(n > 0, latency_cycles + data, 0).astype(np.int64)
 
 
 def fair_rates(caps: list[float], total: float) -> list[float]:

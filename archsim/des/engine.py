@@ -25,7 +25,7 @@ class Job:
     index: int
     name: str
     kind: str  # "array" | "vector"
-    steps: list  # (w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr)
+    steps: list  # rows (w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr) of Python ints
     deps: list  # indices of jobs whose outputs this one reads
     decoder_latency: int = 0
 

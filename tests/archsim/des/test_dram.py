@@ -4,13 +4,22 @@ import pytest
 import simpy
 
 from archsim import simulate
-from archsim.des.dram import Dram, chunk_bytes, fair_rates, lanes, transfer_cycles, whole_cycles
+from archsim.des.dram import Dram, chunk_bytes, fair_rates, lanes, transfer_cycles, transfer_cycles_array, whole_cycles
 
 
 def test_whole_cycles_round_up_to_a_clock_edge():
     assert whole_cycles(64 / 12) == 6  # 5.33 cycles of data: done at the 6th clock edge
     assert whole_cycles(64 / 12.8) == 5  # 5.000000000000001 in floats: still 5
     assert whole_cycles(0.0) == 0
+
+
+def test_transfer_cycles_array_equals_the_scalar_rule():
+    import numpy as np
+
+    n = np.concatenate([[0, 1, 63, 64, 65, 128, 129], np.random.default_rng(0).integers(0, 10**7, 500)])
+    for bpc, channels, lat in ((24.0, 2, 50), (12.8, 7, 0), (8.0, 1, 3), (512.0, 8, 100)):
+        assert transfer_cycles_array(n, bpc, channels, lat).tolist() == \
+            [transfer_cycles(int(v), bpc, channels, lat) for v in n]
 
 
 def test_fair_rates_are_max_min_fair_under_the_caps():
