@@ -83,3 +83,31 @@ def test_des_reports_whole_cycles(graphs):
     assert all(isinstance(r[k], int) for r in res.layers for k in ("cycles", "start_cycle", "end_cycle"))
     assert sum(r["cycles"] for r in res.layers) == t["cycles"]
     assert t["lower_bound_cycles"] <= t["cycles"] <= t["serial_bound_cycles"]
+
+
+def test_processor_sharing_bounds_on_random_transfers():
+    """Random overlapping transfers: none beats its lone time, the bus is never over-committed (the last one
+    lands no later than if they had gone one by one after the last arrival), and every byte is counted."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    transfer = st.tuples(st.integers(0, 2000), st.integers(1, 50_000))
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(transfer, min_size=1, max_size=8), st.sampled_from([8.0, 12.8, 24.0, 64.0]),
+           st.integers(1, 8), st.integers(0, 60))
+    def check(transfers, bpc, channels, lat):
+        env = simpy.Environment()
+        dram = Dram(env, bytes_per_cycle=bpc, channels=channels, latency_cycles=lat)
+        done = _finish_times(dram, env, [(f"t{k}", n, at) for k, (at, n) in enumerate(transfers)])
+        lone = [transfer_cycles(n, bpc, channels, lat) for _, n in transfers]
+        for k, (at, _) in enumerate(transfers):
+            assert done[f"t{k}"] >= at + lone[k]
+            assert isinstance(done[f"t{k}"], int)
+        # the bus is shared, not multiplied: all the bytes need at least total / bandwidth cycles
+        assert max(done.values()) >= min(at for at, _ in transfers) + lat + sum(n for _, n in transfers) / bpc - 1
+        # each finish is rounded up to a clock edge: at most one cycle per start or end event
+        assert max(done.values()) <= max(at for at, _ in transfers) + sum(lone) + 2 * len(transfers)
+        assert dram.read_bytes == sum(n for _, n in transfers)
+
+    check()
