@@ -19,14 +19,8 @@ import simpy
 _EPS_BYTES = 1e-6  # float residue of a finished transfer
 
 
-def chunk_bytes(nbytes: int, channels: int) -> list[int]:
-    """How one transfer is striped: over up to ``channels`` lanes of at least one 64-byte burst each."""
-    n = min(channels, max(1, math.ceil(nbytes / 64)))
-    base, extra = divmod(nbytes, n)
-    return [base + 1] * extra + [base] * (n - extra)
-
-
 def lanes(nbytes: int, channels: int) -> int:
+    """How many channels one transfer is striped over: up to all of them, at least one 64-byte burst each."""
     return min(channels, max(1, math.ceil(nbytes / 64)))
 
 

@@ -4,7 +4,7 @@ import pytest
 import simpy
 
 from archsim import simulate
-from archsim.des.dram import Dram, chunk_bytes, fair_rates, lanes, transfer_cycles, transfer_cycles_array, whole_cycles
+from archsim.des.dram import Dram, fair_rates, lanes, transfer_cycles, transfer_cycles_array, whole_cycles
 
 
 def test_whole_cycles_round_up_to_a_clock_edge():
@@ -34,7 +34,7 @@ def test_a_lone_transfer_takes_transfer_cycles_in_integers():
     dram = Dram(env, bytes_per_cycle=24.0, channels=2, latency_cycles=50)
     env.process(dram.transfer(1000, write=False))
     env.run()
-    assert chunk_bytes(1000, 2) == [500, 500] and lanes(1000, 2) == 2
+    assert lanes(1000, 2) == 2 and lanes(100, 8) == 2 and lanes(1, 8) == 1
     assert env.now == transfer_cycles(1000, 24.0, 2, 50) == 50 + 42  # ⌈1000 / 24⌉
     assert isinstance(env.now, int) and dram.read_bytes == 1000
 
