@@ -64,11 +64,10 @@ def fair_rates(caps: list[float], total: float) -> list[float]:
 
 
 class _Flow:
-    __slots__ = ("left", "cap", "rate", "done", "start", "nbytes", "write", "label", "layer")
+    __slots__ = ("left", "cap", "rate", "done", "write")
 
-    def __init__(self, nbytes, cap, done, start, write, label, layer):
-        self.left, self.cap, self.rate, self.done = float(nbytes), cap, 0.0, done
-        self.start, self.nbytes, self.write, self.label, self.layer = start, nbytes, write, label, layer
+    def __init__(self, nbytes, cap, done, write):
+        self.left, self.cap, self.rate, self.done, self.write = float(nbytes), cap, 0.0, done, write
 
 
 class Dram:
@@ -91,7 +90,7 @@ class Dram:
         """Channel-cycles of data moved (bytes / channel bandwidth), summed over channels."""
         return (self.read_bytes + self.write_bytes) / self.per_channel
 
-    def transfer(self, nbytes: int, *, write: bool, label: str = "", layer: int = -1):
+    def transfer(self, nbytes: int, *, write: bool):
         """Process: move ``nbytes`` (read from or write to DRAM); returns when the last byte has landed."""
         if nbytes <= 0:
             return
@@ -99,14 +98,11 @@ class Dram:
             self.write_bytes += nbytes
         else:
             self.read_bytes += nbytes
-        start = self.env.now
         if self.latency:
             yield self.env.timeout(self.latency)
         if math.isinf(self.per_channel):  # unlimited bandwidth (SCALE-Sim CALC mode): the latency only
-            self._trace(start, nbytes, write, label, layer)
             return
-        flow = _Flow(nbytes, lanes(nbytes, self.n_channels) * self.per_channel, self.env.event(), start, write,
-                     label, layer)
+        flow = _Flow(nbytes, lanes(nbytes, self.n_channels) * self.per_channel, self.env.event(), write)
         self._advance()
         self._flows.append(flow)
         self._reshare()
@@ -126,12 +122,15 @@ class Dram:
         if landed:
             self._flows = [f for f in self._flows if f.left > _EPS_BYTES]
             for f in landed:
-                self._trace(f.start, f.nbytes, f.write, f.label, f.layer)
                 f.done.succeed()
-        if not self._flows:
-            return
         for f, r in zip(self._flows, fair_rates([f.cap for f in self._flows], self.bytes_per_cycle), strict=True):
             f.rate = r
+        if self.tracer is not None:  # the bandwidth in use from now on, as a counter track
+            self.tracer.counter("DRAM bytes/cycle", self.env.now,
+                                {"read": sum(f.rate for f in self._flows if not f.write),
+                                 "write": sum(f.rate for f in self._flows if f.write)})
+        if not self._flows:
+            return
         self._wake += 1
         dt = max(1, whole_cycles(min(f.left / f.rate for f in self._flows)))
         self.env.process(self._wake_after(dt, self._wake))
@@ -144,8 +143,3 @@ class Dram:
                 if f.left <= f.rate * 1e-6 + _EPS_BYTES:
                     f.left = 0.0
             self._reshare()
-
-    def _trace(self, start, nbytes, write, label, layer):
-        if self.tracer is not None:
-            self.tracer.interval("dram write" if write else "dram read", label, start, self.env.now, layer,
-                                 {"bytes": nbytes})

@@ -43,9 +43,11 @@ class JobStats:
 
 
 class Tracer:
-    """Chrome/Perfetto trace-event intervals (``ph: X``), one row per unit."""
+    """Chrome/Perfetto trace events: intervals (``ph: X``), one row per unit, each row strictly sequential (Perfetto
+    rejects slices on one row that overlap without nesting); the DRAM as a counter track of the bandwidth in use
+    (``ph: C``), since its transfers overlap."""
 
-    ROWS = {"weight dma": 1, "input dma": 2, "compute": 3, "store dma": 4, "dram read": 5, "dram write": 6}
+    ROWS = {"weight dma": 1, "input dma": 2, "compute": 3, "store dma": 4}
 
     def __init__(self, cycle_ns: float):
         self.events = []
@@ -55,6 +57,9 @@ class Tracer:
         self.events.append({"name": name, "cat": row, "ph": "X", "pid": 1, "tid": self.ROWS.get(row, 9),
                             "ts": start * self.cycle_ns / 1e3, "dur": (end - start) * self.cycle_ns / 1e3,
                             "args": {"layer": layer, **(args or {})}})
+
+    def counter(self, name: str, t: float, values: dict):
+        self.events.append({"name": name, "ph": "C", "pid": 1, "ts": t * self.cycle_ns / 1e3, "args": values})
 
     def to_json(self) -> dict:
         meta = [{"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": row}}
@@ -83,7 +88,7 @@ def run(jobs: list[Job], *, bytes_per_cycle: float, channels: int, latency_cycle
                 yield free["weight"].get(1)
                 t0 = env.now
                 if step[0]:
-                    yield env.process(dram.transfer(step[0], write=False, label=f"{j.name} W{s}", layer=j.index))
+                    yield env.process(dram.transfer(step[0], write=False))
                     span("weight dma", f"{j.name} W{s}", t0, j.index, {"bytes": step[0]})
                     stats[j.index].read_bytes += step[0]
                 stats[j.index].events += 1
@@ -99,7 +104,7 @@ def run(jobs: list[Job], *, bytes_per_cycle: float, channels: int, latency_cycle
                 nbytes = step[1] + step[2]
                 t0 = env.now
                 if nbytes:
-                    yield env.process(dram.transfer(nbytes, write=False, label=f"{j.name} I{s}", layer=j.index))
+                    yield env.process(dram.transfer(nbytes, write=False))
                     span("input dma", f"{j.name} I{s}", t0, j.index, {"bytes": nbytes})
                     stats[j.index].read_bytes += nbytes
                 stats[j.index].events += 1
@@ -135,7 +140,7 @@ def run(jobs: list[Job], *, bytes_per_cycle: float, channels: int, latency_cycle
                 nbytes = step[5] + step[6]
                 t0 = env.now
                 if nbytes:
-                    yield env.process(dram.transfer(nbytes, write=True, label=f"{j.name} O{s}", layer=j.index))
+                    yield env.process(dram.transfer(nbytes, write=True))
                     span("store dma", f"{j.name} O{s}", t0, j.index, {"bytes": nbytes})
                     st.write_bytes += nbytes
                 yield free["output"].put(1)

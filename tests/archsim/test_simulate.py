@@ -199,6 +199,16 @@ def test_trace_is_perfetto_json(graphs, tmp_path):
     xs = [e for e in ev if e["ph"] == "X"]
     assert {e["cat"] for e in xs} >= {"compute", "weight dma", "store dma"}
     assert all(e["dur"] >= 0 and "ts" in e for e in xs)
+    # Perfetto drops slices on one row that overlap without nesting: every row is strictly sequential
+    for tid in {e["tid"] for e in xs}:
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in xs if e["tid"] == tid)
+        assert all(b[0] >= a[1] - 1e-6 for a, b in zip(spans, spans[1:], strict=False)), tid
+    # the DRAM, whose transfers do overlap, is a counter of the bandwidth in use, never above the bus
+    bus = load_hw("default").dram_bytes_per_cycle
+    dram = [e for e in ev if e["ph"] == "C"]
+    assert dram and all(0 <= e["args"]["read"] + e["args"]["write"] <= bus + 1e-9 for e in dram)
+    assert any(e["args"]["read"] > 0 for e in dram) and any(e["args"]["write"] > 0 for e in dram)
+    assert dram[-1]["args"] == {"read": 0, "write": 0}  # idle at the end
 
 
 def test_outputs_and_plan_errors(graphs, tmp_path):

@@ -44,7 +44,7 @@ def _finish_times(dram, env, transfers):
 
     def issue(name, nbytes, at):
         yield env.timeout(at)
-        yield env.process(dram.transfer(nbytes, write=False, label=name))
+        yield env.process(dram.transfer(nbytes, write=False))
         done[name] = env.now
 
     for name, nbytes, at in transfers:
