@@ -100,7 +100,9 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     gm = layer["gemm"]
     G, M, Ng, Kfull = gm["batch"], gm["M"], gm["N"], gm["K"]
     act_x_act = op == "matmul" and layer["operands"] == ["act", "act"]
-    wb = cost.a.storage_bits if act_x_act else cost.w.storage_bits  # the stationary operand's bits
+    wb_elem = cost.a.storage_bits if act_x_act else cost.w.storage_bits  # the stationary operand's bits
+    # a weight's per-output-channel scale bits travel and are stored with the channel's Kfull weights
+    wb = wb_elem if act_x_act else wb_elem + cost.w.channel_bits / Kfull
     ab, psb = cost.a.storage_bits, hw.psum_bits
     # spatial reduction per pass (kred) and temporal kernel loop (T)
     if op == "conv":
@@ -198,7 +200,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     util = macs / max(compute * R * C * f, 1)
     nm_, nn_, nk_ = int(n_m[ci]), int(n_n[ci]), int(n_k[ci])
     # SRAM traffic (bits): what the array reads from each buffer; DRAM fills the buffers
-    w_buf_rd, i_buf_rd = int(w_reads[ci]) * wb, int(i_reads[ci]) * ab
+    w_buf_rd, i_buf_rd = int(w_reads[ci]) * wb_elem, int(i_reads[ci]) * ab
     if hw.array.dataflow == "ws":
         o_acc = M * ncols * n_gpass * int(_split_sum(kred, KT[ci], R * f)) * T
     else:

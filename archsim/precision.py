@@ -22,8 +22,12 @@ for activations) and a unit has ``popcount_width`` lanes, so it does ⌊popcount
 (64 lanes: 8b×8b 1, 4b×4b 4, 3b×3b 7, 2b×2b 16); each bit-plane pair's partial sum is scaled by 2^(i+j)
 and accumulated (``plane_scale_pj``).
 Storage and traffic always use the format's stored bits (packed), with the block scales of MX formats
-(8 bits per 32 elements: mxfp4 4.25, mxint8 8.25 bits per element); per-tensor/per-channel scales are not
-counted.
+(8 bits per 32 elements: mxfp4 4.25, mxint8 8.25 bits per element). Weights of every other scaled format
+carry one float32 scale per output channel (``CHANNEL_SCALE_BITS``, as ``quant``'s per-channel PTQ stores
+it), plus the index of the chosen candidate for adaptive formats (dybitN: which cap; antN: which type) and
+the zero point of affine ones (uintN);
+these bits travel and are stored with the channel's weights. Activations have one scale per tensor, not
+counted. FP32/FP16/BF16 have no scale.
 """
 from __future__ import annotations
 
@@ -43,11 +47,30 @@ class OperandCost:
     shift_add: bool  # DyBit/PoT-style shifted significands need a shift-add per MAC
     exponent_add: bool  # floating formats add exponents per MAC
     decoder: bool  # needs the DyBit/codebook decoder between buffer and array
+    channel_bits: int = 0  # bits stored per output channel beside a weight tensor: scale (+ candidate index)
+
+
+CHANNEL_SCALE_BITS = 32  # one float32 scale per output channel (quant.qmodel: weights per channel, axis 0)
 
 
 @cache
 def operand_cost(fmt: str) -> OperandCost:
     """Cost of one operand format (a name accepted by ``quant.formats.get_format``)."""
+    from dataclasses import replace
+
+    from quant import get_format
+
+    c = _operand_cost(fmt)
+    if c.fmt in ("fp32", "fp16", "bf16") or c.storage_bits != get_format(c.fmt).bits:  # no scale / MX block scales
+        return c
+    f = get_format(c.fmt)
+    candidates = getattr(f, "candidates", None) or ()
+    choice = math.ceil(math.log2(len(candidates))) if len(candidates) > 1 else 0
+    zero_point = f.bits if f.affine else 0  # uintN: a zero point per channel at the code width
+    return replace(c, channel_bits=CHANNEL_SCALE_BITS + choice + zero_point)
+
+
+def _operand_cost(fmt: str) -> OperandCost:
     from quant import QuantError, get_format
 
     try:
@@ -85,7 +108,7 @@ def operand_cost(fmt: str) -> OperandCost:
     if name.startswith("ant"):
         # ANT (Guo et al., MICRO 2022): a decoder turns int/flint/PoT codes into an exponent-integer pair that an
         # integer multiplier + shifter consumes, so the operand is as wide as the widest candidate needs
-        widest = max(operand_cost(c.name).mult_bits for c in f.candidates)
+        widest = max(_operand_cost(c.name).mult_bits for c in f.candidates)
         return OperandCost(name, storage, widest, True, False, True)
     if name.startswith("nf"):
         return OperandCost(name, storage, 8, False, False, True)

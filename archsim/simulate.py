@@ -34,7 +34,8 @@ ENGINES = ("des", "analytic")
 # Bumped whenever the same (graph, hardware, plan) would simulate to different numbers; a stored search records
 # it so that resuming it under a newer cost model is refused rather than mixing old and new evaluations.
 # 2: processor-sharing DES DRAM with pipelined latency, whole cycles, mapper traffic tie-break within 0.5 %.
-COST_MODEL_VERSION = 2
+# 3: per-output-channel weight scales (+ adaptive choice, zero point) in weight storage and traffic.
+COST_MODEL_VERSION = 3
 ARRAY_OPS = ("conv", "linear", "matmul")
 
 

@@ -129,6 +129,23 @@ def test_latency_tolerance_trades_at_most_that_much_latency_for_traffic(graphs):
             map_layer(layer, cost, hw, latency_tolerance=bad)
 
 
+def test_per_channel_weight_scales_are_stored_and_moved_with_the_weights(graphs):
+    from dataclasses import replace
+
+    assert [operand_cost(f).channel_bits for f in ("int4", "e2m1", "dybit4c2", "dybit4", "ant4", "uint4")] == \
+        [32, 32, 32, 34, 34, 36]  # float32 scale; + cap / type choice of adaptive formats; + uint zero point
+    assert [operand_cost(f).channel_bits for f in ("mxfp4", "mxint8", "fp16", "bf16", "fp32")] == [0] * 5
+    hw = load_hw("default")
+    layer = graphs("mobilenet_v2")["features.1.conv.0.0"]  # depthwise 3×3: 9 weights per channel
+    cost = layer_cost(hw, "int4", "int4")
+    bare = replace(cost, w=replace(cost.w, channel_bits=0))
+    m, m0 = map_layer(layer, cost, hw), map_layer(layer, bare, hw)
+    assert m.tiles == m0.tiles
+    channels = m.tiles["n_g"] * m.tiles["N_t"]  # channels moved, over the block-diagonal group passes
+    assert m.dram_read["weight"] - m0.dram_read["weight"] == channels * 32 // 8  # 4.5 B of weights + 4 B of scale
+    assert m.sram_bits["weight_rd"] == m0.sram_bits["weight_rd"]  # buffer reads: the weights (scale reads not counted)
+
+
 def test_cost_rule_table():
     assert bricks(8, 8) == 16 and bricks(4, 4) == 4 and bricks(2, 2) == 1 and bricks(3, 3) == 4
     assert operand_cost("int4").mult_bits == 4
@@ -151,11 +168,20 @@ def test_mx_block_scales_are_stored_and_moved(graphs):
     g = graphs("resnet18")
     mx, fp = ({lay["name"]: lay for lay in simulate(g, "default", p, engine="analytic").layers}
               for p in ("mxint8", "int8"))
-    # the same multiplier, and in layer1 the same tiles: every DRAM byte (array and vector layers) grows by
-    # 8.25/8; no layer moves fewer bytes (partial sums keep their width, so some grow by less)
-    for name in ("layer1.0.conv1", "layer1.0.add"):
-        for key in ("dram_read_bytes", "dram_write_bytes"):
-            assert mx[name][key] == pytest.approx(fp[name][key] * 8.25 / 8)
+    # the same multiplier, and in layer1 the same tiles: every DRAM byte grows by 8.25/8 over INT8 without its
+    # per-channel scales (MX has block scales instead); no layer moves fewer bytes than INT8 with them
+    # (partial sums keep their width, so some grow by less)
+    from dataclasses import replace
+
+    hw = load_hw("default")
+    for key in ("dram_read_bytes", "dram_write_bytes"):
+        assert mx["layer1.0.add"][key] == pytest.approx(fp["layer1.0.add"][key] * 8.25 / 8)
+    c8 = layer_cost(hw, "int8", "int8")
+    m_mx = map_layer(g["layer1.0.conv1"], layer_cost(hw, "mxint8", "mxint8"), hw)
+    m_8 = map_layer(g["layer1.0.conv1"], replace(c8, w=replace(c8.w, channel_bits=0)), hw)
+    assert m_mx.tiles == m_8.tiles
+    assert m_mx.dram_read_bytes == pytest.approx(m_8.dram_read_bytes * 8.25 / 8, abs=1)
+    assert m_mx.dram_write_bytes == pytest.approx(m_8.dram_write_bytes * 8.25 / 8, abs=1)
     assert all(mx[n]["dram_read_bytes"] > fp[n]["dram_read_bytes"] for n in fp if fp[n]["dram_read_bytes"])
 
 
