@@ -4,8 +4,8 @@ For each model a precision-only search (hardware genes fixed to the accelerator)
 error proxy); the constraint levels are the error proxies of uniform DyBit-6, -5 and -4 (``≤ dybit6``
 means "no worse than quantising every layer to adaptive 6-bit DyBit"). The speed-up is INT8 latency over
 the fastest evaluated design that meets the constraint (analytic engine in the loop, DES re-run reported),
-over several searches with different seeds: one short search varies a lot (ResNet-50 ≤ dybit6 gave 1.04×
-to 1.50× over four seeds), so the table gives the best and each seed's result.
+over several searches with different seeds: one short search varies a lot (ResNet-50 ≤ dybit6 once gave
+1.04× to 1.50× over four seeds), so the table gives the best and each seed's result.
 """
 from __future__ import annotations
 
