@@ -24,8 +24,10 @@ def run(out: Path, *, steps: int = 300, lam: float = 0.5, generations: int = 12,
     import torch
 
     from archsim import load_hw, simulate
+    from archsim.search.baselines import greedy_lowering
     from archsim.search.evaluate import EvalContext, error_proxy
-    from archsim.search.run import Evaluator, greedy_lowering, run_search
+    from archsim.search.evaluator import Evaluator
+    from archsim.search.run import run_search
     from archsim.search.space import SearchSpace
     from quant.ebs import ebs_search
     from quant.qmodel import calibrate, evaluate, qat, quantize_model

@@ -1,100 +1,25 @@
 """The co-search: pymoo NSGA-II (≤ 2 objectives) / NSGA-III (≥ 3) over per-layer formats and hardware.
 
-Evaluations go through ``Evaluator``: a genome-hash cache backed by the SQLite store (every evaluation is
-written as it completes), dispatched in-process, to a local process pool (``workers``) or to a Dask
-cluster (``dask`` = scheduler address). The GA is deterministic for a seed and never sees timing, so an
-interrupted search resumed from its database replays the same generations, every known genome is served
-from the store, and it reaches the same front.
+Evaluations go through ``archsim.search.evaluator.Evaluator`` (store-backed cache; in-process, process pool
+or Dask); the baselines are in ``archsim.search.baselines``. The GA is deterministic for a seed and never
+sees timing, so an interrupted search resumed from its database replays the same generations, every known
+genome is served from the store, and it reaches the same front.
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from archsim.errors import ArchsimError
-from archsim.search.evaluate import EvalContext, evaluate
+from archsim.search.baselines import Hypervolume, greedy_lowering, random_search
+from archsim.search.evaluate import EvalContext
+from archsim.search.evaluator import Evaluator
 from archsim.search.space import SearchSpace, genome_hash
 from archsim.search.store import EvalStore
-
-_WORKER_CTX = None
-
-
-def _init_worker(ctx):
-    global _WORKER_CTX
-    _WORKER_CTX = ctx
-
-
-def _worker_eval(x):
-    return evaluate(_WORKER_CTX, x)
-
-
-class Evaluator:
-    def __init__(self, ctx: EvalContext, store: EvalStore | None = None, *, workers: int = 0,
-                 dask: str | None = None):
-        self.ctx, self.store = ctx, store
-        self.cache = store.load() if store is not None else {}
-        self.genomes: dict = {}  # hash → genome of what this evaluator computed
-        self.n_new = 0
-        self.n_requests = 0
-        self.pool = None
-        self.client = None
-        self.eval_seconds = 0.0
-        if dask:
-            from dask.distributed import Client
-
-            try:
-                self.client = Client(dask)
-            except (OSError, ValueError, TypeError) as exc:  # unreachable, timed out, or not an address
-                raise ArchsimError(f"dask: cannot connect to the scheduler at {dask!r}: {exc}") from None
-            self._ctx_future = self.client.scatter(ctx, broadcast=True)
-        elif workers and workers > 1:
-            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,))
-
-    def close(self):
-        if self.pool is not None:
-            self.pool.shutdown()
-        if self.client is not None:
-            self.client.close()
-
-    def _record(self, h, x, res):
-        self.cache[h] = res
-        self.genomes[h] = x
-        self.n_new += 1
-        self.eval_seconds += res["seconds"]
-        if self.store is not None:
-            self.store.add(h, x, res)
-
-    def __call__(self, X) -> list[dict]:
-        X = [np.asarray(x, dtype=np.int64) for x in X]
-        hashes = [genome_hash(x) for x in X]
-        self.n_requests += len(X)
-        todo = {}
-        for h, x in zip(hashes, X, strict=True):
-            if h not in self.cache and h not in todo:
-                todo[h] = x
-        if todo:
-            items = list(todo.items())
-            if self.client is not None:
-                from dask.distributed import as_completed as dask_completed
-
-                futs = {self.client.submit(evaluate, self._ctx_future, x, pure=False): (h, x) for h, x in items}
-                for fut in dask_completed(list(futs)):
-                    h, x = futs[fut]
-                    self._record(h, x, fut.result())
-            elif self.pool is not None:
-                futs = {self.pool.submit(_worker_eval, x): (h, x) for h, x in items}
-                for fut in as_completed(futs):
-                    h, x = futs[fut]
-                    self._record(h, x, fut.result())
-            else:
-                for h, x in items:
-                    self._record(h, x, evaluate(self.ctx, x))
-        return [self.cache[h] for h in hashes]
 
 
 def _pareto(F: np.ndarray) -> np.ndarray:
@@ -145,24 +70,6 @@ def _closest_infeasible(archive: list, ctx: EvalContext) -> dict | None:
     return {"genome": [int(v) for v in x], "hash": genome_hash(x), "values": r["values"],
             "violated": {k: {"value": r["values"][k], "bound": bounds[k]}
                          for k, v in r["constraints"].items() if v > 0}}
-
-
-class _HV:
-    """Hypervolume of the feasible non-dominated archive, in objectives normalised by the seeds' range."""
-
-    def __init__(self, F0: np.ndarray):
-        from pymoo.indicators.hv import HV
-
-        self.lo = F0.min(0)
-        self.hi = np.maximum(F0.max(0), self.lo + 1e-30)
-        self.hv = HV(ref_point=np.full(F0.shape[1], 1.1))
-
-    def __call__(self, F: np.ndarray, feasible: np.ndarray) -> float:
-        if not feasible.any():
-            return 0.0
-        Z = (F[feasible] - self.lo) / (self.hi - self.lo)
-        Z = Z[np.all(Z < 1.1, axis=1)]
-        return float(self.hv(Z)) if len(Z) else 0.0
 
 
 def make_problem(space: SearchSpace, evaluator: Evaluator, n_obj: int, n_constr: int, archive: list):
@@ -275,7 +182,7 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
         F = np.array([r["F"] for _, r in archive])
         feas = np.array([all(g <= 0 for g in r["G"]) for _, r in archive])
         if "hv" not in state:
-            state["hv"] = _HV(F)
+            state["hv"] = Hypervolume(F)
         hv = state["hv"](F, feas)
         hv_hist.append((len(archive), hv))
         if store is not None:
@@ -337,67 +244,6 @@ def _hw_summary(hw, space) -> dict:
             node = node[part]
         out[key] = node
     return out
-
-
-def random_search(ctx: EvalContext, budget: int, seed: int, hv: _HV) -> list:
-    """Baseline: ``budget`` uniformly random genomes (own RNG stream), hypervolume as it goes."""
-    rng = np.random.default_rng(seed + 10_000)
-    ev = Evaluator(ctx)
-    F, feas, hist = [], [], []
-    for k in range(budget):
-        r = ev([rng.integers(0, ctx.space.upper + 1)])[0]
-        F.append(r["F"])
-        feas.append(all(g <= 0 for g in r["G"]))
-        if (k + 1) % max(1, budget // 20) == 0 or k + 1 == budget:
-            hist.append((k + 1, hv(np.array(F), np.array(feas))))
-    return hist
-
-
-def greedy_lowering(ctx: EvalContext, budget: int, hv: _HV | None = None, evaluator: Evaluator | None = None) -> list:
-    """Baseline (DyBit/HAWQ style): from uniform INT8 on the base hardware, repeatedly lower the layer whose
-    next-lower format costs the least error, until the error constraint binds or the budget is spent."""
-    from quant.formats import get_format
-
-    space = ctx.space
-    # highest precision first; equal widths in the space's own order (no set order: it changes per process)
-    shared = [f for f in space.weight_formats if f in space.act_formats]
-    ladder = sorted(shared, key=lambda f: (-get_format(f).bits, shared.index(f)))
-    idx_w = {f: space.weight_formats.index(f) for f in ladder}
-    idx_a = {f: space.act_formats.index(f) for f in ladder}
-    x = space.genome("int8") if "int8" in ladder else space.genome(ladder[0])
-    level = {i: 0 for i in range(len(space.layers))}
-    frozen: set = set()
-    ev = evaluator or Evaluator(ctx)
-    F, feas, hist = [], [], []
-
-    def record(r):
-        F.append(r["F"])
-        feas.append(all(g <= 0 for g in r["G"]))
-        hist.append((len(F), hv(np.array(F), np.array(feas)) if hv is not None else 0.0))
-
-    record(ev([x])[0])
-    sens = ctx.sensitivity or {}
-    while len(F) < budget:
-        moves = []
-        for i, name in enumerate(space.layers):
-            if i in frozen or level[i] + 1 >= len(ladder):
-                continue
-            f_next = ladder[level[i] + 1]
-            cost = sens.get(name, {}).get(f_next, 4.0 ** -get_format(f_next).bits)
-            moves.append((cost, i))
-        if not moves:
-            break
-        _, i = min(moves)
-        trial = x.copy()
-        f_next = ladder[level[i] + 1]
-        trial[2 * i], trial[2 * i + 1] = idx_w[f_next], idx_a[f_next]
-        r = ev([trial])[0]
-        record(r)
-        if all(g <= 0 for g in r["G"]):
-            x, level[i] = trial, level[i] + 1
-        else:
-            frozen.add(i)
-    return hist
 
 
 def write_outputs(result: SearchResult, out_dir, *, space: SearchSpace) -> dict:

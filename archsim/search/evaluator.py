@@ -1,0 +1,88 @@
+"""Search evaluations: a genome-hash cache backed by the SQLite store (every evaluation is written as it
+completes), dispatched in-process, to a local process pool (``workers``) or to a Dask cluster (``dask`` =
+scheduler address)."""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+from archsim.errors import ArchsimError
+from archsim.search.evaluate import EvalContext, evaluate
+from archsim.search.space import genome_hash
+from archsim.search.store import EvalStore
+
+_WORKER_CTX = None
+
+
+def _init_worker(ctx):
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+
+
+def _worker_eval(x):
+    return evaluate(_WORKER_CTX, x)
+
+
+class Evaluator:
+    def __init__(self, ctx: EvalContext, store: EvalStore | None = None, *, workers: int = 0,
+                 dask: str | None = None):
+        self.ctx, self.store = ctx, store
+        self.cache = store.load() if store is not None else {}
+        self.genomes: dict = {}  # hash → genome of what this evaluator computed
+        self.n_new = 0
+        self.n_requests = 0
+        self.pool = None
+        self.client = None
+        self.eval_seconds = 0.0
+        if dask:
+            from dask.distributed import Client
+
+            try:
+                self.client = Client(dask)
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, timed out, or not an address
+                raise ArchsimError(f"dask: cannot connect to the scheduler at {dask!r}: {exc}") from None
+            self._ctx_future = self.client.scatter(ctx, broadcast=True)
+        elif workers and workers > 1:
+            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,))
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+        if self.client is not None:
+            self.client.close()
+
+    def _record(self, h, x, res):
+        self.cache[h] = res
+        self.genomes[h] = x
+        self.n_new += 1
+        self.eval_seconds += res["seconds"]
+        if self.store is not None:
+            self.store.add(h, x, res)
+
+    def __call__(self, X) -> list[dict]:
+        X = [np.asarray(x, dtype=np.int64) for x in X]
+        hashes = [genome_hash(x) for x in X]
+        self.n_requests += len(X)
+        todo = {}
+        for h, x in zip(hashes, X, strict=True):
+            if h not in self.cache and h not in todo:
+                todo[h] = x
+        if todo:
+            items = list(todo.items())
+            if self.client is not None:
+                from dask.distributed import as_completed as dask_completed
+
+                futs = {self.client.submit(evaluate, self._ctx_future, x, pure=False): (h, x) for h, x in items}
+                for fut in dask_completed(list(futs)):
+                    h, x = futs[fut]
+                    self._record(h, x, fut.result())
+            elif self.pool is not None:
+                futs = {self.pool.submit(_worker_eval, x): (h, x) for h, x in items}
+                for fut in as_completed(futs):
+                    h, x = futs[fut]
+                    self._record(h, x, fut.result())
+            else:
+                for h, x in items:
+                    self._record(h, x, evaluate(self.ctx, x))
+        return [self.cache[h] for h in hashes]
