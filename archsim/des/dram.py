@@ -117,10 +117,12 @@ class Dram:
         self._since = self.env.now
 
     def _reshare(self):
-        """Finish the flows that have landed, share the bandwidth among the rest, wake at the next finish."""
-        landed = [f for f in self._flows if f.left <= _EPS_BYTES]
+        """Finish the flows that have landed, share the bandwidth among the rest, wake at the next finish.
+        A flow within a millionth of a cycle of its bytes has landed: the float residue of ``_advance``, also
+        when another transfer starts at the very clock edge a wake-up was due."""
+        landed = [f for f in self._flows if f.left <= f.rate * 1e-6 + _EPS_BYTES]
         if landed:
-            self._flows = [f for f in self._flows if f.left > _EPS_BYTES]
+            self._flows = [f for f in self._flows if f not in landed]
             for f in landed:
                 f.done.succeed()
         for f, r in zip(self._flows, fair_rates([f.cap for f in self._flows], self.bytes_per_cycle), strict=True):
@@ -139,7 +141,4 @@ class Dram:
         yield self.env.timeout(dt)
         if generation == self._wake:  # nothing started or ended since: this is the next finish
             self._advance()
-            for f in self._flows:  # rounded up to a clock edge, the next finisher may be a fraction short
-                if f.left <= f.rate * 1e-6 + _EPS_BYTES:
-                    f.left = 0.0
             self._reshare()
