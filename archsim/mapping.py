@@ -223,7 +223,8 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     busy time (compute or decode, whichever is longer, plus the decoder latency per step), the DRAM stream at
     full bandwidth, or one DMA engine's stream paying the access latency per tile — whichever is longest —
     plus the exposed first load and last store. ``simulate`` evaluates it on the chosen mapping's steps; the
-    mapper minimises it, so the analytic latency never grows with more bandwidth, buffer or decoders."""
+    mapper minimises it (to within ``LATENCY_TOLERANCE``), so the analytic latency grows by at most that
+    fraction with more bandwidth, buffer or decoders."""
     bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
     busy = np.maximum(compute, decode) + np.where(decode > 0, hw.decoder.latency_cycles * n_steps, 0)
     stream = (w_rd + i_rd + 2 * psum + o_wr) / bpc  # the channels' busy time (the access latency holds none)
