@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from archsim.config import Accelerator, load_hw
-from archsim.des.dram import transfer_cycles_array
+from archsim.des.dram import transfer_cycles
 from archsim.des.engine import Job, Tracer, run
 from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
@@ -158,7 +158,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
         # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
         transfers = np.concatenate([st[:, 0], st[:, 1] + st[:, 2], st[:, 5] + st[:, 6]])
-        rec["serial_cycles"] = busy + int(transfer_cycles_array(transfers, bpc, channels, lat).sum())
+        rec["serial_cycles"] = busy + int(transfer_cycles(transfers, bpc, channels, lat).sum())
         rec["array_busy_cycles"] = busy
         rec["memory_cycles"] = stream
         rec["bound"] = "memory" if stream > busy else "compute"

@@ -29,19 +29,13 @@ def whole_cycles(cycles: float) -> int:
     return math.ceil(cycles - 1e-9) if cycles > 0 else 0
 
 
-def transfer_cycles(nbytes: int, bytes_per_cycle: float, channels: int, latency_cycles: int) -> int:
-    """Cycles one transfer takes with the DRAM to itself: the latency, then its bytes at its lanes' bandwidth.
-    A small transfer uses fewer lanes than there are channels, so it runs below the full bandwidth."""
-    if nbytes <= 0:
-        return 0
-    return latency_cycles + whole_cycles(nbytes / (lanes(nbytes, channels) * bytes_per_cycle / channels))
-
-
-def transfer_cycles_array(nbytes: np.ndarray, bytes_per_cycle: float, channels: int, latency_cycles: int) -> np.ndarray:
-    """``transfer_cycles`` of every element (same float operations, so the same integers)."""
+def transfer_cycles(nbytes, bytes_per_cycle: float, channels: int, latency_cycles: int) -> np.ndarray:
+    """Cycles each transfer in ``nbytes`` (an array) takes with the DRAM to itself: the latency, then its bytes
+    at its lanes' bandwidth — what ``Dram`` gives a lone transfer, in the same float operations. A small
+    transfer uses fewer lanes than there are channels, so it runs below the full bandwidth."""
     n = np.asarray(nbytes, dtype=np.int64)
     n_lanes = np.minimum(channels, np.maximum(1, -(-n // 64)))
-    data = np.ceil(n / (n_lanes * bytes_per_cycle / channels) - 1e-9)
+    data = np.ceil(n / (n_lanes * (bytes_per_cycle / channels)) - 1e-9)
     return np.where(n > 0, latency_cycles + data, 0).astype(np.int64)
 
 
@@ -84,11 +78,6 @@ class Dram:
         self._flows: list[_Flow] = []
         self._since = 0  # time the flows' ``left`` was last brought up to date
         self._wake = 0  # generation of the pending wake-up; an older one is stale
-
-    @property
-    def busy_cycles(self) -> float:
-        """Channel-cycles of data moved (bytes / channel bandwidth), summed over channels."""
-        return (self.read_bytes + self.write_bytes) / self.per_channel
 
     def transfer(self, nbytes: int, *, write: bool):
         """Process: move ``nbytes`` (read from or write to DRAM); returns when the last byte has landed."""

@@ -4,7 +4,7 @@ import pytest
 import simpy
 
 from archsim import simulate
-from archsim.des.dram import Dram, fair_rates, lanes, transfer_cycles, transfer_cycles_array, whole_cycles
+from archsim.des.dram import Dram, fair_rates, lanes, transfer_cycles, whole_cycles
 
 
 def test_whole_cycles_round_up_to_a_clock_edge():
@@ -13,13 +13,15 @@ def test_whole_cycles_round_up_to_a_clock_edge():
     assert whole_cycles(0.0) == 0
 
 
-def test_transfer_cycles_array_equals_the_scalar_rule():
+def test_transfer_cycles_is_the_lone_transfer_arithmetic_of_the_dram():
+    """The serialised bound (vectorised) and a lone DES transfer (latency, then bytes / lanes' bandwidth,
+    rounded to a clock edge) are the same numbers."""
     import numpy as np
 
     n = np.concatenate([[0, 1, 63, 64, 65, 128, 129], np.random.default_rng(0).integers(0, 10**7, 500)])
     for bpc, channels, lat in ((24.0, 2, 50), (12.8, 7, 0), (8.0, 1, 3), (512.0, 8, 100)):
-        assert transfer_cycles_array(n, bpc, channels, lat).tolist() == \
-            [transfer_cycles(int(v), bpc, channels, lat) for v in n]
+        assert transfer_cycles(n, bpc, channels, lat).tolist() == \
+            [lat + whole_cycles(v / (lanes(v, channels) * (bpc / channels))) if v else 0 for v in n.tolist()]
 
 
 def test_fair_rates_are_max_min_fair_under_the_caps():
@@ -35,7 +37,7 @@ def test_a_lone_transfer_takes_transfer_cycles_in_integers():
     env.process(dram.transfer(1000, write=False))
     env.run()
     assert lanes(1000, 2) == 2 and lanes(100, 8) == 2 and lanes(1, 8) == 1
-    assert env.now == transfer_cycles(1000, 24.0, 2, 50) == 50 + 42  # ⌈1000 / 24⌉
+    assert env.now == transfer_cycles([1000], 24.0, 2, 50)[0] == 50 + 42  # ⌈1000 / 24⌉
     assert isinstance(env.now, int) and dram.read_bytes == 1000
 
 
@@ -100,7 +102,7 @@ def test_processor_sharing_bounds_on_random_transfers():
         env = simpy.Environment()
         dram = Dram(env, bytes_per_cycle=bpc, channels=channels, latency_cycles=lat)
         done = _finish_times(dram, env, [(f"t{k}", n, at) for k, (at, n) in enumerate(transfers)])
-        lone = [transfer_cycles(n, bpc, channels, lat) for _, n in transfers]
+        lone = transfer_cycles([n for _, n in transfers], bpc, channels, lat).tolist()
         for k, (at, _) in enumerate(transfers):
             assert done[f"t{k}"] >= at + lone[k]
             assert isinstance(done[f"t{k}"], int)
