@@ -25,9 +25,8 @@ Storage and traffic always use the format's stored bits (packed), with the block
 (8 bits per 32 elements: mxfp4 4.25, mxint8 8.25 bits per element). Weights of every other scaled format
 carry one float32 scale per output channel (``CHANNEL_SCALE_BITS``, as ``quant``'s per-channel PTQ stores
 it), plus the index of the chosen candidate for adaptive formats (dybitN: which cap; antN: which type) and
-the zero point of affine ones (uintN);
-these bits travel and are stored with the channel's weights. Activations have one scale per tensor, not
-counted. FP32/FP16/BF16 have no scale.
+the zero point of affine ones (uintN); these bits travel and are stored with the channel's weights.
+Activations have one scale per tensor, not counted. FP32/FP16/BF16 have no scale.
 """
 from __future__ import annotations
 
@@ -61,9 +60,9 @@ def operand_cost(fmt: str) -> OperandCost:
     from quant import get_format
 
     c = _operand_cost(fmt)
-    if c.fmt in ("fp32", "fp16", "bf16") or c.storage_bits != get_format(c.fmt).bits:  # no scale / MX block scales
-        return c
     f = get_format(c.fmt)
+    if c.fmt in ("fp32", "fp16", "bf16") or c.storage_bits != f.bits:  # no scale / MX block scales instead
+        return c
     candidates = getattr(f, "candidates", None) or ()
     choice = math.ceil(math.log2(len(candidates))) if len(candidates) > 1 else 0
     zero_point = f.bits if f.affine else 0  # uintN: a zero point per channel at the code width

@@ -112,7 +112,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
     if not layers:
         raise SimError(f"graph {graph.name!r} has no layers")
     index = {d["name"]: i for i, d in enumerate(layers)}
-    bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
+    bpc, lat, dec_lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles, hw.decoder.latency_cycles
     jobs, records, maps = [], [], []
     for i, d in enumerate(layers):
         name, op = d["name"], d["op"]
@@ -139,29 +139,23 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
             rec.update(a_format=f"{bits}-bit", fusion=0)
             steps = np.array([[0, dram_rd, 0, cycles, 0, dram_wr, 0]], dtype=np.int64)
             sram_bits = {"output_rd": dram_rd * 8, "output_wr": dram_wr * 8}
-        compute, dec = int(steps[:, 3].sum()), int(steps[:, 4].sum())
-        rec.update(compute_cycles_needed=int(compute), decoder_cycles=int(dec), dram_read_bytes=int(dram_rd),
+        tot = [int(v) for v in steps.sum(axis=0)]  # columns: w, i, psum rd, compute, decode, out, psum wr
+        rec.update(compute_cycles_needed=tot[3], decoder_cycles=tot[4], dram_read_bytes=int(dram_rd),
                    dram_write_bytes=int(dram_wr), sram_bits=sram_bits, vector_ops=vec)
-        jobs.append(Job(i, name, "array" if m is not None else "vector", steps, deps,
-                        hw.decoder.latency_cycles))
-        records.append(rec)
-        maps.append((m, cost))
-
-    # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
-    dec_lat, channels = hw.decoder.latency_cycles, hw.dram.channels
-    for rec, job in zip(records, jobs, strict=True):
-        st = job.steps  # columns: w, i, psum rd, compute, decode, out, psum wr
-        tot = [int(v) for v in st.sum(axis=0)]
-        rec["analytic_cycles"] = float(analytic_cycles(tot[3], tot[4], len(st), tot[0], tot[1], tot[2],
+        # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
+        rec["analytic_cycles"] = float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2],
                                                        tot[5], hw))
-        busy = int((np.maximum(st[:, 3], st[:, 4]) + np.where(st[:, 4] > 0, dec_lat, 0)).sum())
+        busy = int((np.maximum(steps[:, 3], steps[:, 4]) + np.where(steps[:, 4] > 0, dec_lat, 0)).sum())
         stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
         # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
-        transfers = np.concatenate([st[:, 0], st[:, 1] + st[:, 2], st[:, 5] + st[:, 6]])
-        rec["serial_cycles"] = busy + int(transfer_cycles(transfers, bpc, channels, lat).sum())
+        transfers = np.concatenate([steps[:, 0], steps[:, 1] + steps[:, 2], steps[:, 5] + steps[:, 6]])
+        rec["serial_cycles"] = busy + int(transfer_cycles(transfers, bpc, hw.dram.channels, lat).sum())
         rec["array_busy_cycles"] = busy
         rec["memory_cycles"] = stream
         rec["bound"] = "memory" if stream > busy else "compute"
+        jobs.append(Job(i, name, "array" if m is not None else "vector", steps, deps, dec_lat))
+        records.append(rec)
+        maps.append((m, cost))
 
     tracer = None
     events = 0
