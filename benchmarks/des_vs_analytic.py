@@ -20,24 +20,23 @@ import numpy as np
 from tqdm import tqdm
 
 from archsim import simulate
-from archsim.search.space import random_designs
+from archsim.search.space import more_resources, random_designs
 from workloads import load_workload
 
 MODELS = ("lenet5", "fashion_cnn", "fashion_resnet")
 
 
-def more_resource_slower(designs, rows) -> list:
-    """(relative DES slow-down, resource key, model) of every design that got slower with more resource."""
-    slower = []
+def more_resource_slower(designs, rows) -> tuple[list, int]:
+    """(relative DES slow-down, resource key, model) of every design that got slower with more resource, and
+    how many (design, resource) pairs were tried."""
+    slower, pairs = [], 0
     for (name, g, plan, hw), row in tqdm(list(zip(designs, rows, strict=True)), desc="more resource", unit="design"):
-        d = hw.to_dict()
-        for key, value in (("dram.bus_bits", 2 * d["dram"]["bus_bits"]), ("dram.latency_ns", 0.0),
-                           ("decoder.count", 2 * d["decoder"]["count"]),
-                           *((f"buffers.{b}.kib", 2 * d["buffers"][b]["kib"]) for b in ("weight", "input", "output"))):
+        for key, value in more_resources(hw).items():
+            pairs += 1
             cycles = simulate(g, hw.with_overrides({key: value}), plan, "des").total["cycles"]
             if cycles > row["des_cycles"]:
                 slower.append((cycles / row["des_cycles"] - 1, key, name))
-    return sorted(slower, reverse=True)
+    return sorted(slower, reverse=True), pairs
 
 
 def main(argv=None) -> int:
@@ -83,12 +82,12 @@ def main(argv=None) -> int:
         print(f"    {x['ratio']:.3f}  {x['model']}, {x['hw']}")
     print(f"time: DES {t_des:.1f} s, analytic {t_ana:.1f} s over all designs "
           f"(DES {summary['des_over_analytic_time']:.1f}× the analytic engine)")
-    slower = more_resource_slower(designs, rows)
-    summary["more_resource_pairs"] = 6 * len(designs)
+    slower, pairs = more_resource_slower(designs, rows)
+    summary["more_resource_pairs"] = pairs
     summary["more_resource_des_slower"] = len(slower)
     summary["more_resource_bus_slower"] = sum(key == "dram.bus_bits" for _, key, _ in slower)
-    print(f"more of a resource, DES slower in {len(slower)} of {6 * len(designs)} (design, resource) pairs "
-          f"({len(slower) / (6 * len(designs)):.1%}; {sum(r < 0.01 for r, _, _ in slower)} of them by < 1 %), "
+    print(f"more of a resource, DES slower in {len(slower)} of {pairs} (design, resource) pairs "
+          f"({len(slower) / pairs:.1%}; {sum(r < 0.01 for r, _, _ in slower)} of them by < 1 %), "
           f"wider DRAM bus in {summary['more_resource_bus_slower']}; worst: "
           + ", ".join(f"+{r:.1%} ({key}, {model})" for r, key, model in slower[:3]))
     if args.json:

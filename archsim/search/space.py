@@ -158,3 +158,12 @@ def random_designs(graph, count: int, rng: np.random.Generator, formats=FUZZ_FOR
                                        "dram.latency_ns": float(rng.choice([0, 50, 400])),
                                        **{f"buffers.{b}.double_buffered": bool(rng.integers(0, 2))
                                           for b in ("weight", "input", "output")}})
+
+
+def more_resources(hw) -> dict:
+    """{key: value} overrides that each give ``hw`` more of one resource — 2× DRAM bus, no DRAM latency,
+    2× decoders, 2× each buffer — for checking that the engines do not get slower with it."""
+    d = hw.to_dict()
+    return {"dram.bus_bits": 2 * d["dram"]["bus_bits"], "dram.latency_ns": 0.0,
+            "decoder.count": 2 * d["decoder"]["count"],
+            **{f"buffers.{b}.kib": 2 * d["buffers"][b]["kib"] for b in ("weight", "input", "output")}}

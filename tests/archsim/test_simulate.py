@@ -61,13 +61,12 @@ def test_more_bandwidth_buffer_or_decoders_never_slower_on_random_designs(graphs
     traffic / bandwidth), which ignored exposed loads, per-tile latency and single buffering: doubling the
     DRAM bus made one design 28 % slower.) The DES keeps the bandwidth rule."""
     slack = 1 + LATENCY_TOLERANCE
+    from archsim.search.space import more_resources
+
     for g, hw, plan in _random_designs(graphs, seed=11, per_model=6):
-        d = hw.to_dict()
         ana = simulate(g, hw, plan, "analytic").total["cycles"]
         des = simulate(g, hw, plan, "des").total["cycles"]
-        for key, value in (("dram.bus_bits", 2 * d["dram"]["bus_bits"]), ("dram.latency_ns", 0.0),
-                           ("decoder.count", 2 * d["decoder"]["count"]),
-                           *((f"buffers.{b}.kib", 2 * d["buffers"][b]["kib"]) for b in ("weight", "input", "output"))):
+        for key, value in more_resources(hw).items():
             more = hw.with_overrides({key: value})
             assert simulate(g, more, plan, "analytic").total["cycles"] <= ana * slack, (key, repr(hw), plan)
             if key == "dram.bus_bits":
