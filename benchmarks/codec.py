@@ -29,7 +29,7 @@ from quant.formats import int_fake_quant  # noqa: E402
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def divide_multiply(x, s, out):
-    """The memory floor of a fake-quant: out = (x/s)·s with the kernels' loop and no rounding at all."""
+    """The memory floor of a fake-quant: out = (x/s)·s in one flat compiled loop, no rounding at all."""
     xs, os_, sv = x[0], out[0], s[0, 0]
     for c in range(xs.shape[0]):
         os_[c] = np.float32(xs[c] / sv) * sv
