@@ -169,8 +169,8 @@ def _search(args) -> int:
             raise ArchsimError(f"--resume: no search is stored in {db} (check --db / --out)")
         ctx.sensitivity = _sensitivity(args, graph, formats)
         config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
-                  "genes": list(genes), "seed": args.seed, "pop": args.pop, "max_error": args.max_error,
-                  "max_area": args.max_area, "latency_target": args.latency_target,
+                  "genes": {k: list(v) for k, v in genes.items()}, "seed": args.seed, "pop": args.pop,
+                  "max_error": args.max_error, "max_area": args.max_area, "latency_target": args.latency_target,
                   "cost_model": COST_MODEL_VERSION}
         created = not db.exists()
         store = EvalStore(db, config=config, resume=args.resume)

@@ -29,7 +29,7 @@ SCHEMA = {
     "clock_mhz": (float, _POS),
     "array": {"rows": (int, _POS), "cols": (int, _POS), "kind": (str, ("fusion", "fixed", "binary")),
               "bricks_per_unit": (int, _POS), "max_bits": (int, _POS), "popcount_width": (int, _POS),
-              "dataflow": (str, ("ws", "os"))},
+              "dataflow": (str, ("ws", "os", "is"))},
     "decoder": {"count": (int, _NONNEG), "values_per_cycle": (int, _POS), "latency_cycles": (int, _NONNEG),
                 "energy_pj_per_value": (float, _NONNEG), "area_um2": (float, _NONNEG)},
     "buffers": {"weight": _buffer_schema(), "input": _buffer_schema(), "output": _buffer_schema()},

@@ -1,16 +1,18 @@
 """Mapping of one layer onto the array and the buffers: spatial fold shape + a tiling search.
 
 Spatial (Bit Fusion's rule). Every compute layer is ``G`` independent GEMMs (M×K)·(K×N). The reduction
-goes down the array rows, output channels across the columns. A fusion unit at precision (a, b) does
-``f = ⌊16 / bricks(a, b)⌋`` MACs per cycle *along the reduction*, so the array reduces ``rows·f`` values at
-once — which saturates when the layer's reduction is shorter than ``rows·f``. Conv reduction per pass is
-the input channels per group with the kernel window as a temporal loop (no im2col), except when the
-channels per group are fewer than the rows (first layer, depthwise): then the whole window is unrolled
-(im2col). As in Bit Fusion, a layer whose channels already fill the rows at 8 bits is not unrolled at
-lower precision, so its speed-up saturates once rows·f exceeds its channels.
-Small groups are packed block-diagonally so several groups share the array. Fold timing includes the
-systolic fill/drain: WS fold = weight load (rows) + M_t + rows + cols − 2 cycles; OS fold = ⌈K/f⌉ +
-rows + cols − 2 cycles.
+goes down the array rows; across the columns go the output channels (weight- and output-stationary, WS/OS)
+or the output pixels (input-stationary, IS: SCALE-Sim's mapping, WS with M and N swapped). A fusion unit
+at precision (a, b) does ``f = ⌊16 / bricks(a, b)⌋`` MACs per cycle *along the reduction*, so the array
+reduces ``rows·f`` values at once — which saturates when the layer's reduction is shorter than
+``rows·f``. Conv reduction per pass is the input channels per group with the kernel window as a temporal
+loop (no im2col), except when the channels per group are fewer than the rows (first layer, depthwise):
+then the whole window is unrolled (im2col). As in Bit Fusion, a layer whose channels already fill the rows
+at 8 bits is not unrolled at lower precision, so its speed-up saturates once rows·f exceeds its channels.
+Small groups are packed block-diagonally so several groups share the array (in IS their filters take turns
+in the stream: packing saves input loads, not MAC cycles). Fold timing includes the systolic fill/drain: WS
+fold = weight load (rows) + M_t + rows + cols − 2 cycles; IS fold = input load (rows) + N_t + rows + cols −
+2 cycles; OS fold = ⌈K/f⌉ + rows + cols − 2 cycles.
 
 Temporal (tiling search). Over tile sizes (M_t, N_t, K_t) and two loop orders — ``k_inner`` (outputs stay
 in the output buffer while the reduction streams) and ``m_inner`` (a weight tile stays while all output
@@ -112,7 +114,11 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         kred, T = (Kfull, 1) if im2col else (cg, kk)
     else:
         im2col, kred, T = False, Kfull, 1
-    gp = max(1, min((R * f) // max(kred, 1), C // max(Ng, 1), G)) if (G > 1 and op == "conv") else 1
+    df = hw.array.dataflow
+    # groups packed per pass: their reductions stacked down the rows; in WS/OS their filters also share the
+    # columns, in IS the columns hold output pixels and the packed groups' filters stream one after another
+    col_cap = G if df == "is" else C // max(Ng, 1)
+    gp = max(1, min((R * f) // max(kred, 1), col_cap, G)) if (G > 1 and op == "conv") else 1
     n_gpass = math.ceil(G / gp)
     ncols = Ng * gp  # output columns of one group pass
     # operand elements of one group pass
@@ -154,12 +160,18 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     traffic = np.stack([w1 + i1, w2 + i2 + 2 * ps2])
     # array cycles of one group pass, exact over remainder tiles
     fill = R + C - 2
-    if hw.array.dataflow == "ws":
+    if df == "ws":
         red_folds = _split_sum(kred, KT, R * f)
         col_folds = _split_sum(ncols, NT, C)
         cyc = red_folds * T * col_folds * (M + n_m * (R + fill))  # weight load R + skew per (fold, m tile)
         cyc = np.stack([cyc, cyc])
         folds = red_folds * T * col_folds * n_m
+    elif df == "is":  # WS with the roles of M and N swapped: an input tile stays, the filters stream
+        red_folds = _split_sum(kred, KT, R * f)
+        pix_folds = _split_sum(M, MT, C)
+        cyc = red_folds * T * pix_folds * (ncols + n_n * (R + fill))  # input load R + skew per (fold, n tile)
+        cyc = np.stack([cyc, cyc])
+        folds = red_folds * T * pix_folds * n_n
     else:
         blocks = _split_sum(M, MT, R) * _split_sum(ncols, NT, C)
         stream = np.ceil(kred * T / f)
@@ -170,8 +182,10 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
     # operand values the array reads from the weight / input buffer per candidate (all group passes): they
     # set the SRAM read traffic and, for DyBit-style formats, the decoder work that can bound a layer
-    if hw.array.dataflow == "ws":
+    if df == "ws":  # a weight enters the array once per output-row tile, an input once per column fold
         w_reads, i_reads = w_elems * n_gpass * n_m, M * Kfull * n_gpass * gp * _split_sum(ncols, NT, C)
+    elif df == "is":  # an input enters the array once per filter tile, a weight once per pixel fold
+        w_reads, i_reads = w_elems * n_gpass * _split_sum(M, MT, C), M * Kfull * n_gpass * gp * n_n
     else:
         w_reads = np.full(len(KT), w_elems * n_gpass * math.ceil(M / R))
         i_reads = np.full(len(KT), M * Kfull * n_gpass * gp * math.ceil(ncols / C))
@@ -201,7 +215,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     nm_, nn_, nk_ = int(n_m[ci]), int(n_n[ci]), int(n_k[ci])
     # SRAM traffic (bits): what the array reads from each buffer; DRAM fills the buffers
     w_buf_rd, i_buf_rd = int(w_reads[ci]) * wb_elem, int(i_reads[ci]) * ab
-    if hw.array.dataflow == "ws":
+    if df in ("ws", "is"):  # a partial sum per reduction fold
         o_acc = M * ncols * n_gpass * int(_split_sum(kred, KT[ci], R * f)) * T
     else:
         o_acc = M * ncols * n_gpass * (nk_ if order == "m_inner" else 1)
@@ -209,7 +223,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
             "input_wr": int(i_rd * 8), "output_rd": int(o_acc * psb + o_wr * 8), "output_wr": int(o_acc * psb)}
     dec_vals = int(dec_vals_all[ci]) if np.ndim(dec_vals_all) else 0
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
-    m = Mapping(layer["name"], op, hw.array.dataflow, f, im2col, gp,
+    m = Mapping(layer["name"], op, df, f, im2col, gp,
                 {"M_t": int(MT[ci]), "N_t": int(NT[ci]), "K_t": int(KT[ci]), "n_m": nm_, "n_n": nn_, "n_k": nk_,
                  "n_g": n_gpass}, order, macs, compute, int(folds[ci]) * n_gpass, util,
                 {"weight": int(round(w_rd)), "input": int(round(i_rd)), "psum": int(round(ps))},

@@ -1,13 +1,14 @@
-"""Fidelity against SCALE-Sim 3.0.0: per-layer compute cycles of ResNet-18 layers, WS and OS, 8-bit.
+"""Fidelity against SCALE-Sim 3.0.0: per-layer compute cycles of ResNet-18 layers, WS, OS and IS, 8-bit.
 
-    python benchmarks/vs_scalesim.py [--venv DIR] [--layers all]
+    python benchmarks/vs_scalesim.py [--venv DIR] [--dataflows ws,os,is] [--no-match] [--json FILE]
 
 Installs ``scalesim==3.0.0`` (with ``numpy<2.4``, which it needs) into a throwaway venv outside the project
 (default: $TMPDIR/archsim-scalesim-venv), runs it on exact PyTorch shapes (the effective input size
 (Ho−1)·s+k, since SCALE-Sim does not pad) on a 32×32 array with 64 KiB SRAMs in stall-free (CALC) mode,
 and prints its compute cycles next to ours (fixed 8-bit 32×32 array, same SRAM sizes). SCALE-Sim streams
 partial sums to DRAM, so its fold schedule is never cut by the output buffer; ``--match-scalesim`` (on by
-default) gives our model the same freedom by sizing the output buffer to hold a whole fold's outputs.
+default) gives our model the same freedom by sizing the output buffer to hold a whole fold's outputs (every
+output row of a column fold in WS, every filter of a pixel fold in IS).
 Every remaining difference is explained in reports/validation.md. Target: within ±5 % per layer.
 """
 from __future__ import annotations
@@ -128,10 +129,16 @@ def ours(graph, df: str, match: bool) -> dict:
     for name in LAYERS:
         layer = graph[name]
         h = hw
-        if match:  # the output buffer holds every output row of a fold (SCALE-Sim spills psums to DRAM)
-            need_kib = layer["gemm"]["M"] * hw.array.cols * hw.psum_bits / 8 * 2 / 1024
-            h = hw.with_overrides({"buffers.output.kib": max(64.0, need_kib),
-                                   "buffers.input.kib": max(64.0, layer["act_in_elems"] * 2 / 1024 * 1.2)})
+        if match:  # the output buffer holds all a fold's outputs (SCALE-Sim spills psums to DRAM): every
+            # output row of a column fold (WS, OS), every filter of a pixel fold (IS)
+            streamed = layer["gemm"]["N" if df == "is" else "M"]
+            need_kib = streamed * hw.array.cols * hw.psum_bits / 8 * 2 / 1024
+            # and the streamed operand's buffer holds all of it (SCALE-Sim streams it without cutting the fold;
+            # cut into tiles, ours reloads the stationary operand per tile): inputs in WS/OS, weights in IS
+            streamed_kib = {"buffers.input.kib": max(64.0, layer["act_in_elems"] * 2 / 1024 * 1.2)}
+            if df == "is":
+                streamed_kib["buffers.weight.kib"] = max(64.0, layer["weight_elems"] * 2 / 1024 * 1.2)
+            h = hw.with_overrides({"buffers.output.kib": max(64.0, need_kib), **streamed_kib})
         # the fastest tiling, without the traffic tie-break within LATENCY_TOLERANCE: SCALE-Sim has none
         m = map_layer(layer, layer_cost(h, "int8", "int8"), h, latency_tolerance=0.0)
         res[name] = {"compute": m.compute_cycles, "folds": m.fold_count, "tiles": m.tiles}
@@ -143,8 +150,12 @@ def main(argv=None) -> int:
     ap.add_argument("--venv", default=os.environ.get("ARCHSIM_SCALESIM_VENV",
                                                      str(Path(tempfile.gettempdir()) / "archsim-scalesim-venv")))
     ap.add_argument("--no-match", action="store_true", help="keep our 64 KiB output buffer (M gets tiled)")
+    ap.add_argument("--dataflows", default="ws,os,is", help="comma-separated subset of ws,os,is")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    dataflows = [d.strip() for d in args.dataflows.split(",") if d.strip()]
+    if not dataflows or set(dataflows) - {"ws", "os", "is"}:
+        ap.error(f"--dataflows: expected a comma-separated subset of ws,os,is, got {args.dataflows!r}")
     from workloads import load_workload
     from workloads.scalesim import to_scalesim_rows
 
@@ -154,7 +165,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="archsim-vs-scalesim-"))
     results = {}
     ok = True
-    for df in ("ws", "os"):
+    for df in dataflows:
         ss = run_scalesim(py, work, df, rows)
         mine = ours(graph, df, not args.no_match)
         print(f"\n{df.upper()}: SCALE-Sim 3.0.0 ({ss['wall_s']:.0f} s for {len(rows)} layers) vs archsim mapping")

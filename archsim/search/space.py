@@ -24,7 +24,7 @@ HW_GENES = {
     "buffers.output.kib": (16, 32, 64, 128),
     "dram.bus_bits": (64, 128, 192, 256, 512),
     "decoder.count": (4, 8, 16, 32),
-    "array.dataflow": ("ws", "os"),
+    "array.dataflow": ("ws", "os", "is"),
     "array.kind": ("fusion", "binary"),
 }
 

@@ -39,7 +39,7 @@ def _write(tmp_path, mutate):
     (lambda d: d["array"].update(rows=0), r"array.rows: must be > 0, got 0"),
     (lambda d: d["buffers"]["input"].update(kib=-4), r"buffers.input.kib: must be > 0"),
     (lambda d: d["dram"].update(bus_bits=0), r"dram.bus_bits: must be > 0"),
-    (lambda d: d["array"].update(dataflow="rs"), r"array.dataflow: must be one of ws, os"),
+    (lambda d: d["array"].update(dataflow="rs"), r"array.dataflow: must be one of ws, os, is"),
     (lambda d: d["buffers"]["weight"].update(kib=0.25), r"buffers.weight.kib: .* smallest legal tile"),
     (lambda d: d["array"].update(bricks_per_unit=9), r"array.bricks_per_unit"),
     (lambda d: d["array"].update(max_bits=3, bricks_per_unit=4), r"array.max_bits: .* even .* got 3"),

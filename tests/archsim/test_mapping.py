@@ -1,0 +1,80 @@
+"""The mapper's dataflows against hand-computed fold counts and against each other."""
+import numpy as np
+import pytest
+
+from archsim import load_hw
+from archsim.mapping import map_layer
+from archsim.precision import layer_cost
+
+FILL = 32 + 32 - 2  # systolic skew of a 32×32 array
+
+
+def _roomy(df: str, kib: float = 4096.0):
+    """A 32×32 fixed 8-bit array with buffers that hold every tile and a DRAM that never limits: the mapper
+    then picks the fewest compute cycles, the schedule SCALE-Sim's stall-free mode assumes."""
+    return load_hw("int8_systolic").with_overrides({
+        "array.dataflow": df, "buffers.weight.kib": kib, "buffers.input.kib": kib, "buffers.output.kib": kib,
+        "dram.bus_bits": 1 << 20, "dram.latency_ns": 0.0})
+
+
+def _fastest(layer, hw):
+    return map_layer(layer, layer_cost(hw, "int8", "int8"), hw, latency_tolerance=0.0)
+
+
+def _linear(M, K, N):
+    return {"name": f"fc{M}x{K}x{N}", "op": "linear", "gemm": {"batch": 1, "M": M, "N": N, "K": K},
+            "operands": ["act", "weight"], "macs": M * K * N}
+
+
+@pytest.mark.parametrize("name, ws, is_", [
+    # (reduction folds) × (kernel window) × (column folds) × (streamed length + load + skew)
+    ("fc", 16 * 32 * (1 + 32 + FILL), 16 * 1 * (1000 + 32 + FILL)),  # M=1, K=512, N=1000
+    ("layer4.1.conv2", 16 * 9 * 16 * (49 + 32 + FILL), 16 * 9 * 2 * (512 + 32 + FILL)),  # M=49, C=512 on rows
+])
+def test_fold_timing_by_hand_ws_and_is(name, ws, is_, graphs):
+    """IS keeps an input tile in the array (reduction down the rows, output pixels across the columns) and
+    streams the filters: where a layer has few output pixels and many filters (the deep layers, fc), it
+    takes far fewer folds than WS. The same figures as SCALE-Sim's IS (reports/validation.md)."""
+    layer = graphs("resnet18")[name]
+    assert _fastest(layer, _roomy("ws")).compute_cycles == ws
+    m = _fastest(layer, _roomy("is"))
+    assert m.compute_cycles == is_ and m.dataflow == "is" and m.tiles["n_n"] == 1
+
+
+def test_input_stationary_is_weight_stationary_with_m_and_n_swapped():
+    """On a plain GEMM, IS of (M, K, N) is WS of (N, K, M): same cycles and folds, and the two buffers'
+    array reads trade places (an input enters the array once per filter tile, a weight once per pixel fold)."""
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        M, K, N = (int(v) for v in rng.integers(1, 300, 3))
+        a, b = _fastest(_linear(M, K, N), _roomy("is")), _fastest(_linear(N, K, M), _roomy("ws"))
+        assert (a.compute_cycles, a.fold_count) == (b.compute_cycles, b.fold_count), (M, K, N)
+        assert a.sram_bits["input_rd"] == b.sram_bits["weight_rd"], (M, K, N)
+        assert a.sram_bits["weight_rd"] == b.sram_bits["input_rd"], (M, K, N)
+        assert a.macs == M * K * N and a.utilization <= 1
+
+
+def test_input_stationary_packs_depthwise_groups_into_the_rows(graphs):
+    """A 3×3 depthwise layer (32 groups of 9 reductions, 112×112 outputs): IS stacks ⌊32/9⌋ = 3 groups down
+    the rows and streams their 3 filters in turn, so 11 group passes × 392 pixel folds × (3 + load + skew)."""
+    layer = graphs("mobilenet_v2")["features.1.conv.0.0"]
+    assert layer["groups"] == 32 and tuple(layer["kernel"]) == (3, 3) and layer["gemm"]["M"] == 112 * 112
+    m = _fastest(layer, _roomy("is"))
+    assert m.group_pack == 3 and m.im2col
+    assert m.compute_cycles == 11 * 392 * (3 + 32 + FILL)
+    # WS packs the same groups across the columns and streams all 12,544 pixels through each fold
+    assert _fastest(layer, _roomy("ws")).compute_cycles == 11 * (112 * 112 + 32 + FILL)
+
+
+def test_dataflow_changes_what_stays_in_the_array_not_the_least_dram_traffic(graphs):
+    """The DRAM traffic of a tiling depends on the tile sizes and the loop order, not on the dataflow: the
+    traffic-minimising mapping moves the same bytes under WS, OS and IS (on the default buffers, which force
+    tiling), while the array's cycles differ."""
+    g = graphs("resnet18")
+    for name in ("conv1", "layer2.0.conv1", "layer4.1.conv2", "fc"):
+        maps = []
+        for df in ("ws", "os", "is"):
+            hw = load_hw("default").with_overrides({"array.dataflow": df})
+            maps.append(map_layer(g[name], layer_cost(hw, "int8", "int8"), hw, objective="traffic"))
+        assert len({(m.dram_read_bytes, m.dram_write_bytes) for m in maps}) == 1, name
+        assert len({m.compute_cycles for m in maps}) > 1, name
