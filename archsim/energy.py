@@ -14,9 +14,11 @@ Every constant comes from the hardware YAML, where its unit is in its name and i
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from archsim.mapping import Mapping
-from archsim.precision import LayerCost
+if TYPE_CHECKING:  # the mapper scores its candidate tilings with movement_energy_pj
+    from archsim.mapping import Mapping
+    from archsim.precision import LayerCost
 
 COMPONENTS = ("mac", "weight_sram", "input_sram", "output_sram", "dram", "decoder", "leakage")
 
@@ -37,6 +39,18 @@ def area_mm2(hw) -> dict:
     return out
 
 
+def movement_energy_pj(hw, *, cycles, dram_bytes, sram_bits: dict, decode_values=0) -> dict:
+    """The components of a layer's energy that its tiling decides (pJ): SRAM, DRAM, decoder and leakage.
+    Works element-wise on NumPy arrays, so the mapper scores every candidate tiling at once."""
+    e = {f"{which}_sram": (sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)) *
+         sram_pj_per_bit(hw, which) for which in ("weight", "input", "output")}
+    e["dram"] = dram_bytes * 8 * hw.dram.energy_pj_per_bit
+    e["decoder"] = decode_values * hw.decoder.energy_pj_per_value
+    seconds = cycles / (hw.clock_mhz * 1e6)
+    e["leakage"] = sum(area_mm2(hw).values()) * hw.energy.leakage_mw_per_mm2 * 1e-3 * seconds * 1e12
+    return e
+
+
 def layer_energy_pj(m: Mapping | None, cost: LayerCost | None, hw, *, cycles: float, dram_read_bytes: float,
                     dram_write_bytes: float, vector_ops: int = 0, vector_bits: int = 8,
                     sram_bits: dict | None = None) -> dict:
@@ -54,15 +68,9 @@ def layer_energy_pj(m: Mapping | None, cost: LayerCost | None, hw, *, cycles: fl
             e["mac"] += m.macs * en.shift_add_pj
         if cost.w.exponent_add or cost.a.exponent_add:
             e["mac"] += m.macs * en.exponent_add_pj
-        e["decoder"] = m.decode_values * hw.decoder.energy_pj_per_value
         sram_bits = m.sram_bits
     elif vector_ops:  # pooling / element-wise: one add or compare per op in the post-processing unit
         e["mac"] = vector_ops * en.shift_add_pj
-    if sram_bits:
-        for which in ("weight", "input", "output"):
-            bits = sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)
-            e[f"{which}_sram"] = bits * sram_pj_per_bit(hw, which)
-    e["dram"] = (dram_read_bytes + dram_write_bytes) * 8 * hw.dram.energy_pj_per_bit
-    seconds = cycles / (hw.clock_mhz * 1e6)
-    e["leakage"] = sum(area_mm2(hw).values()) * en.leakage_mw_per_mm2 * 1e-3 * seconds * 1e12
+    e.update(movement_energy_pj(hw, cycles=cycles, dram_bytes=dram_read_bytes + dram_write_bytes,
+                                sram_bits=sram_bits or {}, decode_values=m.decode_values if m is not None else 0))
     return e

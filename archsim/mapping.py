@@ -192,12 +192,22 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     w_dec = cost.a.decoder if act_x_act else cost.w.decoder
     dec_vals_all = (w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)
     dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
+    # every candidate in both loop orders at once: rows of (2 × candidates) arrays
+    W_rd, I_rd, PS = (np.stack([a, b]) * n_gpass for a, b in ((w1, w2), (i1, i2), (ps1, ps2)))
+    o_wr = O_fin * n_gpass
+    # SRAM traffic (bits): what the array reads from each buffer and what DRAM writes into it; the output
+    # buffer takes a partial sum per reduction fold (WS, IS) or per reduction tile of the m_inner order (OS)
+    if df in ("ws", "is"):
+        o_acc = np.stack([M * ncols * n_gpass * _split_sum(kred, KT, R * f) * T] * 2)
+    else:
+        o_acc = M * ncols * n_gpass * np.stack([np.ones(len(KT)), n_k])
+    sram_all = {"weight_rd": np.stack([w_reads * wb_elem] * 2), "weight_wr": W_rd * 8,
+                "input_rd": np.stack([i_reads * ab] * 2), "input_wr": I_rd * 8,
+                "output_rd": o_acc * psb + o_wr * 8, "output_wr": o_acc * psb}
     if objective == "latency":
         dec = np.ceil(dec_vals_all / dec_tp)
         n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
-        # both loop orders at once: rows of (2 × candidates) arrays
-        first = analytic_cycles(cyc * n_gpass, dec, n_steps, np.stack([w1, w2]) * n_gpass,
-                                np.stack([i1, i2]) * n_gpass, np.stack([ps1, ps2]) * n_gpass, O_fin * n_gpass, hw)
+        first = analytic_cycles(cyc * n_gpass, dec, n_steps, W_rd, I_rd, PS, o_wr, hw)
         second = traffic
     else:
         first, second = traffic, cyc
@@ -207,20 +217,11 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     oi, ci = np.unravel_index(np.argmin(np.where(near, second, big)), cyc.shape)
     order = ("k_inner", "m_inner")[oi]
     compute = int(cyc[oi, ci]) * n_gpass
-    w_rd, i_rd = float((w1, w2)[oi][ci]) * n_gpass, float((i1, i2)[oi][ci]) * n_gpass
-    ps = float((ps1, ps2)[oi][ci]) * n_gpass
-    o_wr = O_fin * n_gpass
+    w_rd, i_rd, ps = float(W_rd[oi, ci]), float(I_rd[oi, ci]), float(PS[oi, ci])
     macs = layer["macs"]
     util = macs / max(compute * R * C * f, 1)
     nm_, nn_, nk_ = int(n_m[ci]), int(n_n[ci]), int(n_k[ci])
-    # SRAM traffic (bits): what the array reads from each buffer; DRAM fills the buffers
-    w_buf_rd, i_buf_rd = int(w_reads[ci]) * wb_elem, int(i_reads[ci]) * ab
-    if df in ("ws", "is"):  # a partial sum per reduction fold
-        o_acc = M * ncols * n_gpass * int(_split_sum(kred, KT[ci], R * f)) * T
-    else:
-        o_acc = M * ncols * n_gpass * (nk_ if order == "m_inner" else 1)
-    sram = {"weight_rd": int(w_buf_rd), "weight_wr": int(w_rd * 8), "input_rd": int(i_buf_rd),
-            "input_wr": int(i_rd * 8), "output_rd": int(o_acc * psb + o_wr * 8), "output_wr": int(o_acc * psb)}
+    sram = {k: int(v[oi, ci]) for k, v in sram_all.items()}
     dec_vals = int(dec_vals_all[ci]) if np.ndim(dec_vals_all) else 0
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
     m = Mapping(layer["name"], op, df, f, im2col, gp,
