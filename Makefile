@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/extract_speed.py
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/des_vs_analytic.py
+	$(BIN)/python benchmarks/mapper_objectives.py
 
 accuracy-report: $(STAMP) $(WEIGHTS_STAMP)
 	$(BIN)/python -m quant.accuracy_report --out reports

@@ -331,6 +331,8 @@ def _quantize(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
+
     ap = argparse.ArgumentParser(prog="archsim", description="DyBit format / quantisation / accelerator DSE toolkit")
     sub = ap.add_subparsers(dest="command", required=True)
     f = sub.add_parser("formats", help="list number formats, or describe one")
@@ -346,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--precision", default="int8", help="uniform plan: int8, dybit4, w=dybit4,a=int8 …")
     grp.add_argument("--plan", default=None, help="a precision plan file (YAML/JSON)")
     sp.add_argument("--engine", choices=("des", "analytic"), default="des")
-    sp.add_argument("--objective", choices=("latency", "traffic"), default="latency", help="mapper objective")
+    sp.add_argument("--objective", choices=MAPPER_OBJECTIVES, default="latency",
+                    help="mapper objective: latency (then energy, within 0.5 %%), energy (then latency) or traffic")
     sp.add_argument("--input-shape", default=None, help="input shape without batch, for user models")
     sp.add_argument("--batch", type=int, default=1)
     sp.add_argument("--trace", default=None, help="write a Chrome/Perfetto trace JSON of the DES here")

@@ -260,8 +260,8 @@ def test_outputs_and_plan_errors(graphs, tmp_path):
         simulate(g, "default", "int8", "magic")
     with pytest.raises(SimError, match="graph: expected a LayerGraph .* got str"):
         simulate("resnet18", "default", "int8")
-    with pytest.raises(SimError, match="objective: 'energy' is not one of latency, traffic"):
-        simulate(g, "default", "int8", objective="energy")
+    with pytest.raises(SimError, match="objective: 'edp' is not one of latency, energy, traffic"):
+        simulate(g, "default", "int8", objective="edp")
 
 
 def test_binary_array_cycle_rule_on_a_hand_computed_layer(graphs):

@@ -18,3 +18,4 @@ def test_des_vs_analytic_benchmark_reports_agreement_and_monotonicity(tmp_path):
     assert all(d["ratio"] == d["des_cycles"] / d["analytic_cycles"] > 0 for d in data["designs"])
     assert s["more_resource_bus_slower"] == 0
     assert "median ratio" in proc.stdout and "more of a resource" in proc.stdout
+
