@@ -1,6 +1,8 @@
 """The ``archsim`` console script (also ``python -m archsim``).
 
-Subcommands: ``simulate``, ``search``, ``demo``, ``report``, ``models``, ``graph``, ``formats``, ``formats-report``.
+Subcommands: ``simulate``, ``search``, ``demo``, ``report``, ``models``, ``graph``, ``formats``, ``formats-report``,
+``quantize``, ``evaluate``. The search command lives in ``archsim.search.cli``, quantize/evaluate (PyTorch) in
+``quant.cli``; this module holds the parser and the rest.
 """
 from __future__ import annotations
 
@@ -46,13 +48,12 @@ def _report(args) -> int:
     return 0
 
 
-def _shape(text: str | None):
-    if text is None:
-        return None
+def _shape(text: str) -> tuple:
+    """argparse type of ``--input-shape``: 3,224,224 (or 3x224x224) → (3, 224, 224)."""
     try:
         return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
     except ValueError:
-        raise SystemExit(f"archsim: --input-shape must look like 3,224,224, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must look like 3,224,224, got {text!r}") from None
 
 
 def _positive_int(flag: str, low: int = 1):
@@ -89,7 +90,7 @@ def _graph(args) -> int:
     from workloads import WorkloadError, load_workload
 
     try:
-        g = load_workload(args.model, _shape(args.input_shape), batch=args.batch)
+        g = load_workload(args.model, args.input_shape, batch=args.batch)
     except WorkloadError as exc:
         print(f"archsim graph: {exc}", file=sys.stderr)
         return 2
@@ -119,7 +120,7 @@ def _simulate(args) -> int:
         return 2
     try:
         hw = load_hw(args.hw, parse_set(args.set))
-        graph = load_workload(args.model, _shape(args.input_shape), batch=args.batch)
+        graph = load_workload(args.model, args.input_shape, batch=args.batch)
         plan = PrecisionPlan.load(args.plan) if args.plan else args.precision
         res = simulate(graph, hw, plan, args.engine, trace=bool(args.trace), objective=args.objective)
     except (ArchsimError, WorkloadError, QuantError) as exc:
@@ -142,85 +143,15 @@ def _simulate(args) -> int:
 
 
 def _search(args) -> int:
-    import json
+    from archsim.search.cli import search_command  # pymoo and the search stack load only for this command
 
-    from archsim import ArchsimError, load_hw
-    from archsim.config import parse_set
-    from archsim.search import EvalContext, EvalStore, SearchSpace, run_search, write_outputs
-    from archsim.search.run import check_run_args
-    from archsim.search.space import select_hw_genes
-    from archsim.simulate import COST_MODEL_VERSION
-    from quant import QuantError
-    from workloads import WorkloadError, load_workload
-
-    try:
-        hw = load_hw(args.hw, parse_set(args.set))
-        graph = load_workload(args.model, _shape(args.input_shape), batch=args.batch)
-        objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
-        formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-        genes = {} if args.precision_only else select_hw_genes(args.hw_genes.split(","))
-        check_run_args(generations=args.generations, pop=args.pop, seed=args.seed, workers=args.workers)
-        space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats, hw_base=hw, hw_genes=genes)
-        # built before the (slow) sensitivity table so that bad objectives or bounds fail at once
-        ctx = EvalContext(graph.to_dict(), space, None, objectives, args.max_error, args.max_area, args.latency_target)
-        out = Path(args.out)
-        db = Path(args.db) if args.db else out / "search.sqlite"
-        if args.resume and not db.exists():
-            raise ArchsimError(f"--resume: no search is stored in {db} (check --db / --out)")
-        ctx.sensitivity = _sensitivity(args, graph, formats)
-        config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
-                  "genes": {k: list(v) for k, v in genes.items()}, "seed": args.seed, "pop": args.pop,
-                  "max_error": args.max_error, "max_area": args.max_area, "latency_target": args.latency_target,
-                  "cost_model": COST_MODEL_VERSION}
-        created = not db.exists()
-        store = EvalStore(db, config=config, resume=args.resume)
-        try:
-            res = run_search(ctx, generations=args.generations, pop=args.pop, seed=args.seed, store=store,
-                             workers=args.workers, dask=args.dask, baselines=not args.no_baselines)
-        except ArchsimError:
-            if created and store.count() == 0:  # e.g. no Dask scheduler: leave no empty database to trip over
-                store.close()
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db}{suffix}").unlink(missing_ok=True)
-            raise
-        files = write_outputs(res, out, space=space)
-    except (ArchsimError, WorkloadError, QuantError, FileExistsError, ValueError) as exc:
-        print(f"archsim search: {exc}", file=sys.stderr)
-        return 2
-    print(f"{len(res.front)} designs on the front; {res.n_evals} new evaluations, {res.n_cached} from {db}; "
-          f"{res.seconds:.1f} s")
-    for f in res.front[:10]:
-        print("  " + ", ".join(f"{k}={v:.4g}" for k, v in f["values"].items()))
-    if res.closest is not None:
-        miss = "; ".join(f"{k} {c['value']:.4g} > {c['bound']:.4g}" for k, c in res.closest["violated"].items())
-        print(f"no evaluated design meets the constraints; the closest ({res.closest['hash']}) misses: {miss}")
-    print("wrote " + ", ".join(str(p) for p in files.values()))
-    if args.json:
-        print(json.dumps(res.to_dict()))
-    return 0
+    return search_command(args)
 
 
-def _sensitivity(args, graph, formats):
-    """Per-layer error proxy table from the model's weights (zoo / file models); None for graph files."""
-    from quant.sensitivity import sensitivity_table
-    from workloads.zoo import get_model, list_models
+def _quantize(args) -> int:
+    from quant.cli import quantize_command
 
-    if args.model in list_models():
-        if args.model in ("fashion_cnn", "fashion_resnet"):
-            from workloads.train import load_trained
-
-            model, shape = load_trained(args.model), get_model(args.model)[1]
-        elif args.model == "lenet5":
-            from workloads.pretrained import lenet5
-
-            model, shape = lenet5(), (1, 28, 28)
-        else:
-            model, shape = get_model(args.model)
-        import torch
-
-        x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
-        return sensitivity_table(model, shape, formats, x=x, name=args.model, progress=True)
-    return None
+    return quantize_command(args)
 
 
 def _demo(args) -> int:
@@ -264,74 +195,9 @@ def _rebuild(args) -> int:
     return 0
 
 
-DATA_MODELS = {"fashion_cnn": "fashion", "fashion_resnet": "fashion", "lenet5": "mnist5k"}
-
-
-def _quantize(args) -> int:
-    """archsim quantize / evaluate: apply a plan to a model with data, calibrate, optionally QAT, report."""
-    import json
-
-    import torch
-
-    from quant import QuantError
-    from quant.plan import PrecisionPlan
-    from quant.qmodel import calibrate, evaluate, qat, quantize_model, sqnr_db
-    from workloads import WorkloadError
-
-    if args.model not in DATA_MODELS:
-        print(f"archsim {args.command}: model {args.model!r} has no trained weights and data here; "
-              f"choose one of {', '.join(DATA_MODELS)}", file=sys.stderr)
-        return 2
-    try:
-        from workloads.data import load_fashion_mnist, load_mnist_5k
-
-        if DATA_MODELS[args.model] == "fashion":
-            from workloads.train import load_trained
-
-            model = load_trained(args.model)
-            x, y = load_fashion_mnist("test", limit=args.limit)
-            xtr, ytr = load_fashion_mnist("train", limit=4096)
-        else:
-            from workloads.pretrained import lenet5
-
-            model = lenet5()
-            x, y = load_mnist_5k(limit=args.limit, normalize=False, part="eval")
-            xtr, ytr = load_mnist_5k(normalize=False, part="tune")  # the other half: never scored
-        plan = PrecisionPlan.load(args.plan) if args.plan else args.precision
-        q = quantize_model(model, plan, (1, 28, 28), first_last=args.first_last, method=args.method)
-        calibrate(q, [xtr[i:i + 128] for i in range(0, args.calib, 128)])
-        fp32, ptq = evaluate(model, x, y), evaluate(q, x, y)
-        result = {"model": args.model, "plan": {n: str(p) for n, p in q.quant_plan.items()}, "fp32": fp32,
-                  "ptq": ptq, "test_images": len(x)}
-        if getattr(args, "qat_steps", 0):
-            qat(q, xtr, ytr, steps=args.qat_steps)
-            result["qat"] = evaluate(q, x, y)
-    except (QuantError, WorkloadError) as exc:
-        print(f"archsim {args.command}: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.model}: FP32 {fp32:.2%}, PTQ {ptq:.2%}" + (f", QAT {result['qat']:.2%}" if "qat" in result else "")
-          + f" on {len(x)} test images")
-    print(f"{'layer':12s} {'format':22s} {'weight SQNR dB':>15s}")
-    from quant.fakequant import FakeQuantize
-    from quant.qmodel import QuantConv
-
-    for name, mod in q.named_modules():
-        if isinstance(mod, QuantConv) and isinstance(mod.wq, FakeQuantize):
-            w = mod.conv.weight.detach()
-            qw = mod.wq(w).detach()
-            print(f"{name:12s} {mod.wq.fmt_name + '/' + mod.aq.fmt_name:22s} {sqnr_db(w.numpy(), qw.numpy()):15.2f}")
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "quantize.json").write_text(json.dumps(result, indent=1))
-        q.quant_plan.save(out / "plan.yaml")
-        torch.save({k: v for k, v in q.state_dict().items()}, out / "quantized_state.pt")
-        print(f"wrote {out / 'quantize.json'}, {out / 'plan.yaml'}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
+    from quant.cli import DATA_MODELS
 
     ap = argparse.ArgumentParser(prog="archsim", description="DyBit format / quantisation / accelerator DSE toolkit")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -350,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--engine", choices=("des", "analytic"), default="des")
     sp.add_argument("--objective", choices=MAPPER_OBJECTIVES, default="latency",
                     help="mapper objective: latency (then energy, within 0.5 %%), energy (then latency) or traffic")
-    sp.add_argument("--input-shape", default=None, help="input shape without batch, for user models")
+    sp.add_argument("--input-shape", type=_shape, default=None, help="input shape without batch, for user models")
     sp.add_argument("--batch", type=int, default=1)
     sp.add_argument("--trace", default=None, help="write a Chrome/Perfetto trace JSON of the DES here")
     sp.add_argument("--out", default=None, help="write result.json, layers.csv, report.md and plots here")
@@ -377,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--db", default=None, help="SQLite file (default OUT/search.sqlite)")
     se.add_argument("--resume", action="store_true", help="continue the search stored in --db")
     se.add_argument("--no-baselines", action="store_true", help="skip random search and greedy lowering")
-    se.add_argument("--input-shape", default=None)
+    se.add_argument("--input-shape", type=_shape, default=None)
     se.add_argument("--batch", type=int, default=1)
     se.add_argument("--out", default="search_out")
     se.add_argument("--json", action="store_true")
@@ -385,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     for cmd, help_ in (("quantize", "apply a plan to a trained model, calibrate (PTQ), optionally QAT; accuracy"),
                        ("evaluate", "accuracy of a model under a plan after PTQ calibration")):
         qp = sub.add_parser(cmd, help=help_)
-        qp.add_argument("--model", required=True, help="fashion_cnn, fashion_resnet or lenet5")
+        qp.add_argument("--model", required=True, help=", ".join(DATA_MODELS))
         g2 = qp.add_mutually_exclusive_group()
         g2.add_argument("--precision", default="int8")
         g2.add_argument("--plan", default=None)
@@ -404,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_models)
     gp = sub.add_parser("graph", help="extract a model's layer graph; print it, export JSON / SCALE-Sim CSV")
     gp.add_argument("--model", required=True, help="zoo name, path/to/file.py:factory, .onnx, .json or .csv")
-    gp.add_argument("--input-shape", default=None, help="input shape without batch, e.g. 3,224,224")
+    gp.add_argument("--input-shape", type=_shape, default=None, help="input shape without batch, e.g. 3,224,224")
     gp.add_argument("--batch", type=int, default=1)
     gp.add_argument("--json", default=None, help="write the layer graph JSON here")
     gp.add_argument("--scalesim", default=None, help="write a SCALE-Sim topology CSV here")

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from archsim.cli import main
 
 
@@ -27,6 +29,11 @@ def test_bad_bits_and_unwritable_outputs_are_named(tmp_path, capsys):
     assert f"archsim graph: cannot use {blocker / 'g.json'}: Not a directory" in capsys.readouterr().err
     assert main(["simulate", "--model", "lenet5", "--out", str(blocker / "out")]) == 2
     assert "archsim simulate: cannot use" in capsys.readouterr().err
+    for cmd in ("graph", "simulate", "search"):  # argparse names the flag and the value, exit status 2
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--model", "lenet5", "--input-shape", "1,a,28"])
+        assert exc.value.code == 2
+        assert "--input-shape: must look like 3,224,224, got '1,a,28'" in capsys.readouterr().err
 
 
 def test_models_lists_the_zoo_with_counts(capsys):
