@@ -13,6 +13,7 @@ Every constant comes from the hardware YAML, where its unit is in its name and i
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -39,15 +40,23 @@ def area_mm2(hw) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _movement_constants(hw) -> tuple:
+    """Per-hardware constants of ``movement_energy_pj`` (the mapper calls it for every layer it maps)."""
+    sram = tuple((which, sram_pj_per_bit(hw, which)) for which in ("weight", "input", "output"))
+    leak_w = sum(area_mm2(hw).values()) * hw.energy.leakage_mw_per_mm2 * 1e-3
+    return sram, hw.dram.energy_pj_per_bit, hw.decoder.energy_pj_per_value, leak_w, hw.clock_mhz * 1e6
+
+
 def movement_energy_pj(hw, *, cycles, dram_bytes, sram_bits: dict, decode_values=0) -> dict:
     """The components of a layer's energy that its tiling decides (pJ): SRAM, DRAM, decoder and leakage.
     Works element-wise on NumPy arrays, so the mapper scores every candidate tiling at once."""
-    e = {f"{which}_sram": (sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)) *
-         sram_pj_per_bit(hw, which) for which in ("weight", "input", "output")}
-    e["dram"] = dram_bytes * 8 * hw.dram.energy_pj_per_bit
-    e["decoder"] = decode_values * hw.decoder.energy_pj_per_value
-    seconds = cycles / (hw.clock_mhz * 1e6)
-    e["leakage"] = sum(area_mm2(hw).values()) * hw.energy.leakage_mw_per_mm2 * 1e-3 * seconds * 1e12
+    sram, dram_pj_per_bit, decoder_pj_per_value, leakage_w, clock_hz = _movement_constants(hw)
+    e = {f"{which}_sram": (sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)) * pj_per_bit
+         for which, pj_per_bit in sram}
+    e["dram"] = dram_bytes * 8 * dram_pj_per_bit
+    e["decoder"] = decode_values * decoder_pj_per_value
+    e["leakage"] = leakage_w * (cycles / clock_hz) * 1e12
     return e
 
 

@@ -199,35 +199,55 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     # every candidate in both loop orders at once: rows of (2 × candidates) arrays
     W_rd, I_rd, PS = (np.stack([a, b]) * n_gpass for a, b in ((w1, w2), (i1, i2), (ps1, ps2)))
     o_wr = O_fin * n_gpass
-    # SRAM traffic (bits): what the array reads from each buffer and what DRAM writes into it; the output
-    # buffer takes a partial sum per reduction fold (WS, IS) or per reduction tile of the m_inner order (OS)
+    # the output buffer takes a partial sum per reduction fold (WS, IS) or per reduction tile of the m_inner
+    # order (OS)
     if df in ("ws", "is"):
-        o_acc = np.stack([M * ncols * n_gpass * _split_sum(kred, KT, R * f) * T] * 2)
+        o_acc = M * ncols * n_gpass * _split_sum(kred, KT, R * f) * T
     else:
         o_acc = M * ncols * n_gpass * np.stack([np.ones(len(KT)), n_k])
-    sram_all = {"weight_rd": np.stack([w_reads * wb_elem] * 2), "weight_wr": W_rd * 8,
-                "input_rd": np.stack([i_reads * ab] * 2), "input_wr": I_rd * 8,
-                "output_rd": o_acc * psb + o_wr * 8, "output_wr": o_acc * psb}
+
+    def at(a, sel):  # a scalar, per-candidate (n,) or per-(order, candidate) (2, n) array at the selected pairs
+        nd = np.ndim(a)
+        return a[sel] if nd == 2 else a[sel[1]] if nd == 1 else a
+
+    def sram_bits(sel) -> dict:
+        """SRAM traffic (bits) of the selected (order, candidate) pairs: what the array reads from each buffer
+        and what DRAM writes into it."""
+        acc = at(o_acc, sel)
+        return {"weight_rd": at(w_reads, sel) * wb_elem, "weight_wr": W_rd[sel] * 8,
+                "input_rd": at(i_reads, sel) * ab, "input_wr": I_rd[sel] * 8,
+                "output_rd": acc * psb + o_wr * 8, "output_wr": acc * psb}
+
+    fit2 = np.stack([fits, fits])
     if objective == "traffic":
-        first, second = traffic, cyc
+        score = np.where(fit2, traffic, big)
+        oi, ci = np.unravel_index(np.argmin(np.where(score <= score.min() * (1 + 1e-9), cyc, big)), cyc.shape)
     else:
         dec = np.ceil(dec_vals_all / dec_tp)
         n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
         latency = analytic_cycles(cyc * n_gpass, dec, n_steps, W_rd, I_rd, PS, o_wr, hw)
-        energy = sum(movement_energy_pj(hw, cycles=latency, dram_bytes=W_rd + I_rd + 2 * PS + o_wr,
-                                        sram_bits=sram_all, decode_values=dec_vals_all).values())
-        first, second = (latency, energy) if objective == "latency" else (energy, latency)
-    f_score = np.where(fits[None, :], first, big)
-    tol = (LATENCY_TOLERANCE if latency_tolerance is None else latency_tolerance) if objective == "latency" else 0.0
-    near = f_score <= f_score.min() * (1 + max(tol, 1e-9))
-    oi, ci = np.unravel_index(np.argmin(np.where(near, second, big)), cyc.shape)
+        if objective == "latency":
+            tol = LATENCY_TOLERANCE if latency_tolerance is None else latency_tolerance
+            lat = np.where(fit2, latency, big)
+            pool = lat <= lat.min() * (1 + max(tol, 1e-9))
+        else:
+            pool = fit2
+        sel = np.nonzero(pool)  # row-major, so argmin's first-of-equals is the same as over the full array
+        k = 0  # one tiling within the tolerance (the common case) has nothing to break a tie on
+        if len(sel[0]) > 1:
+            energy = sum(movement_energy_pj(hw, cycles=latency[sel], dram_bytes=(W_rd + I_rd + 2 * PS + o_wr)[sel],
+                                            sram_bits=sram_bits(sel), decode_values=at(dec_vals_all, sel)).values())
+            if objective == "energy":  # the least energy, then the lowest latency
+                energy = np.where(energy <= energy.min() * (1 + 1e-9), latency[sel], big)
+            k = int(np.argmin(energy))
+        oi, ci = sel[0][k], sel[1][k]
     order = ("k_inner", "m_inner")[oi]
     compute = int(cyc[oi, ci]) * n_gpass
     w_rd, i_rd, ps = float(W_rd[oi, ci]), float(I_rd[oi, ci]), float(PS[oi, ci])
     macs = layer["macs"]
     util = macs / max(compute * R * C * f, 1)
     nm_, nn_, nk_ = int(n_m[ci]), int(n_n[ci]), int(n_k[ci])
-    sram = {k: int(v[oi, ci]) for k, v in sram_all.items()}
+    sram = {k: int(v) for k, v in sram_bits((oi, ci)).items()}
     dec_vals = int(dec_vals_all[ci]) if np.ndim(dec_vals_all) else 0
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
     m = Mapping(layer["name"], op, df, f, im2col, gp,
