@@ -260,10 +260,13 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
 
 
 def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
-    """The analytic engine's latency of one layer (NumPy-vectorised over candidate mappings): the array's
-    busy time (compute or decode, whichever is longer, plus the decoder latency per step), the DRAM stream at
-    full bandwidth, or one DMA engine's stream paying the access latency per tile — whichever is longest —
-    plus the exposed first load and last store. ``simulate`` evaluates it on the chosen mapping's steps; the
+    """The analytic engine's latency of one layer (NumPy-vectorised over candidate mappings): a pipeline of
+    ``n_steps`` tiles — the exposed first load, then one step of the array's work, then the other n − 1 steps
+    at the pace of the slowest stage: the array's busy time (compute or decode, whichever is longer, plus the
+    decoder latency per step), the DRAM stream at full bandwidth, or one DMA engine's stream paying the access
+    latency per tile — then the exposed last store. (One step of the memory stream is the first load and the
+    last store; counting it in the steady state too made a one-step layer — every pooling and element-wise
+    layer — cost its DRAM time twice.) ``simulate`` evaluates it on the chosen mapping's steps; the
     mapper minimises it (to within ``LATENCY_TOLERANCE``), so the analytic latency grows by at most that
     fraction with more bandwidth, buffer or decoders."""
     bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
@@ -278,10 +281,18 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     load, store = w_rd + i_rd + psum, o_wr + psum
     first = np.where(load > 0, load / n_steps / bpc + lat, 0.0)
     last = np.where(store > 0, store / n_steps / bpc + lat, 0.0)
-    overlapped = np.maximum.reduce([busy, stream, per_engine]) + first + last
+    steady = np.maximum.reduce([busy, stream, per_engine])
+    overlapped = first + busy / n_steps + steady * ((n_steps - 1) / n_steps) + last
     # a single-buffered input or weight buffer takes its next tile only once the array has used this one:
-    # that engine's loads and the array's work alternate instead of overlapping
-    chains = [eng + busy + last for eng, which in ((w_engine, "weight"), (i_engine, "input"))
+    # that engine's loads and the array's work alternate instead of overlapping. Its loads start when a step
+    # ends, together with the other engine's prefetch and the finished step's store, and share the DRAM with
+    # them fairly: while the others still move bytes, this load gets half the bandwidth.
+    def chain(mine, others):
+        return np.where(mine > 0, lat * np.minimum(n_steps, np.ceil(mine)) + (mine + np.minimum(mine, others)) / bpc,
+                        0.0) + busy + last
+
+    chains = [chain(mine, others) for mine, others, which in ((w_rd, i_rd + psum + store, "weight"),
+                                                              (i_rd + psum, w_rd + store, "input"))
               if not hw.buffers[which].double_buffered]
     return np.maximum.reduce([overlapped, *chains]) if chains else overlapped
 
