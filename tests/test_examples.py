@@ -30,3 +30,14 @@ def test_mixed_precision_plan():
 def test_search_small(tmp_path):
     res = load("search_small").main(str(tmp_path / "o"), generations=3, pop=8)
     assert res.front and (tmp_path / "o" / "front.csv").exists()
+
+
+def test_dataflows(tmp_path):
+    out = tmp_path / "dataflows.md"
+    rows = load("dataflows").main(models=("lenet5",), out=str(out))
+    assert [r["format"] for r in rows] == ["int8", "dybit4"]
+    for r in rows:  # the per-layer best is a sum of per-layer minima: never above any fixed dataflow
+        assert r["per_layer_best_ms"] <= min(r["latency_ms"].values()) * (1 + 1e-9)
+        assert sum(r["wins"].values()) == 4  # this LeNet-5: conv1, conv2, linear1, linear2
+    text = out.read_text()
+    assert "| lenet5 | int8 |" in text and "layers won WS / OS / IS" in text
