@@ -287,12 +287,9 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     # that engine's loads and the array's work alternate instead of overlapping. Its loads start when a step
     # ends, together with the other engine's prefetch and the finished step's store, and share the DRAM with
     # them fairly: while the others still move bytes, this load gets half the bandwidth.
-    def chain(mine, others):
-        return np.where(mine > 0, lat * np.minimum(n_steps, np.ceil(mine)) + (mine + np.minimum(mine, others)) / bpc,
-                        0.0) + busy + last
-
-    chains = [chain(mine, others) for mine, others, which in ((w_rd, i_rd + psum + store, "weight"),
-                                                              (i_rd + psum, w_rd + store, "input"))
+    chains = [eng + np.minimum(mine, others) / bpc + busy + last
+              for eng, mine, others, which in ((w_engine, w_rd, i_rd + psum + store, "weight"),
+                                               (i_engine, i_rd + psum, w_rd + store, "input"))
               if not hw.buffers[which].double_buffered]
     return np.maximum.reduce([overlapped, *chains]) if chains else overlapped
 
