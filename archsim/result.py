@@ -8,10 +8,23 @@ from pathlib import Path
 
 LAYER_FIELDS = ["name", "op", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_read_bytes",
                 "dram_write_bytes", "energy_j", "w_format", "a_format", "latency_s", "utilization", "bound",
-                "fusion", "analytic_cycles", "decoder_stall_cycles", "loop_order"]
+                "fusion", "analytic_cycles", "decoder_stall_cycles", "loop_order", "weight_port_load",
+                "input_port_load", "output_port_load"]
 TOTAL_FIELDS = ["cycles", "latency_s", "energy_j", "area_mm2", "dram_read_bytes", "dram_write_bytes",
                 "utilization", "macs", "compute_cycles", "stall_cycles", "analytic_cycles", "lower_bound_cycles",
-                "serial_bound_cycles", "energy_breakdown_j", "area_breakdown_mm2", "events"]
+                "serial_bound_cycles", "energy_breakdown_j", "area_breakdown_mm2", "events", "sram_port_load_peak"]
+
+
+def _port_lines(peak: dict | None) -> list:
+    if not peak:
+        return []
+    line = ("SRAM port load (peak layer: bits through the buffer per cycle ÷ banks × width_bits): "
+            + ", ".join(f"{b} {v:.2f}" for b, v in peak.items()) + ".")
+    over = [b for b, v in peak.items() if v > 1]
+    if over:
+        line += (f" Above 1 ({', '.join(over)}), the schedule needs more SRAM bandwidth than the buffer's banks × "
+                 "width give; the simulated timing does not include that limit.")
+    return [line, ""]
 
 
 def _clean(v):
@@ -43,7 +56,7 @@ class SimResult:
     def to_dict(self, full: bool = False) -> dict:
         """The SPEC §8 JSON; ``full`` adds what ``from_dict``/``archsim report`` need (hardware, energy splits)."""
         d = {"model": self.model, "hw": self.hw.name, "engine": self.engine,
-             "total": {k: _clean(self.total[k]) for k in TOTAL_FIELDS},
+             "total": {k: _clean(self.total.get(k)) for k in TOTAL_FIELDS},  # .get: results saved before a field
              "layers": [{k: _clean(r.get(k)) for k in LAYER_FIELDS} for r in self.layers]}
         if full:
             d["hw_config"] = self.hw.to_dict()
@@ -92,7 +105,7 @@ class SimResult:
                  f"Cycles: {self.engine} {t['cycles']:,.0f}"
                  + (f"; analytic {t['analytic_cycles']:,.0f}" if self.engine != "analytic" else "")
                  + f"; lower bound {t['lower_bound_cycles']:,.0f}; serialised bound {t['serial_bound_cycles']:,.0f}.",
-                 "",
+                 "", *_port_lines(t.get("sram_port_load_peak")),
                  "| layer | op | W/A | MACs | cycles | compute | stall | util | bound | DRAM r/w (kB) | energy (µJ) |",
                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(self.layers):

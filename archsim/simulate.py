@@ -40,6 +40,7 @@ ENGINES = ("des", "analytic")
 #    counted again), single-buffered loads sharing the DRAM with the other streams.
 COST_MODEL_VERSION = 5
 ARRAY_OPS = ("conv", "linear", "matmul")
+BUFFERS = ("weight", "input", "output")
 
 
 def _plan_for(graph, plan) -> PrecisionPlan:
@@ -198,6 +199,12 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                             sram_bits=rec["sram_bits"])
         rec["energy_pj"] = e
         rec["energy_j"] = sum(e.values()) * 1e-12
+        # the bits each buffer's ports moved per cycle of the layer, as a fraction of banks × width_bits: above 1
+        # the schedule needs more SRAM bandwidth than the buffer has (reported, not a timing bound)
+        for b in BUFFERS:
+            bits = rec["sram_bits"].get(f"{b}_rd", 0) + rec["sram_bits"].get(f"{b}_wr", 0)
+            port_bits = hw.buffers[b].banks * hw.buffers[b].width_bits
+            rec[f"{b}_port_load"] = bits / (rec["cycles"] * port_bits) if rec["cycles"] else 0.0
     areas = area_mm2(hw)
     total_macs = sum(r["macs"] for r in records)
     # utilisation over the whole run: MACs done / MACs the array could have done at each layer's precision
@@ -216,6 +223,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         "stall_cycles": float(sum(r["stall_cycles"] for r in records)),
         "utilization": total_macs / capacity if capacity else 0.0,
         "analytic_cycles": float(sum(r["analytic_cycles"] for r in records)),
+        "sram_port_load_peak": {b: max(r[f"{b}_port_load"] for r in records) for b in BUFFERS},
         "lower_bound_cycles": float(max(sum(r["array_busy_cycles"] for r in records),
                                         sum(r["memory_cycles"] for r in records))),
         "serial_bound_cycles": float(sum(r["serial_cycles"] for r in records)),

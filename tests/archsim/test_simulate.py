@@ -321,3 +321,26 @@ def test_analytic_engine_counts_a_one_step_layers_dram_time_once(graphs):
     assert len(ratios) == 10
     assert all(0.95 <= r <= 1.25 for r in ratios), ratios
     assert abs(statistics.median(ratios) - 1) < 0.02, ratios
+
+
+def test_sram_port_load_is_reported_per_buffer_and_scales_with_banks_and_width(graphs):
+    """banks × width_bits is each buffer's port bandwidth: the result reports the bits each buffer moved per
+    cycle as a fraction of it (per layer, peak in the totals) and says when a schedule needs more; it is not a
+    timing bound, so more banks change the load and nothing else."""
+    g = graphs("lenet5")
+    hw = load_hw("default")
+    r = simulate(g, hw, "int8")
+    for rec in r.layers:
+        for b in ("weight", "input", "output"):
+            bits = rec["sram_bits"].get(f"{b}_rd", 0) + rec["sram_bits"].get(f"{b}_wr", 0)
+            assert rec[f"{b}_port_load"] == pytest.approx(
+                bits / (rec["cycles"] * hw.buffers[b].banks * hw.buffers[b].width_bits))
+    peak = r.total["sram_port_load_peak"]
+    assert peak["output"] == max(rec["output_port_load"] for rec in r.layers) > 0
+    wide = simulate(g, hw.with_overrides({f"buffers.{b}.banks": 4 * hw.buffers[b].banks
+                                          for b in ("weight", "input", "output")}), "int8")
+    assert wide.total["cycles"] == r.total["cycles"]
+    assert {b: v * 4 for b, v in wide.total["sram_port_load_peak"].items()} == pytest.approx(peak)
+    assert "SRAM port load" in r.to_markdown()
+    narrow = simulate(g, hw.with_overrides({"buffers.output.width_bits": 8}), "int8")
+    assert "Above 1 (output" in narrow.to_markdown()
