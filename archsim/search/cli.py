@@ -28,7 +28,8 @@ def search_command(args) -> int:
         check_run_args(generations=args.generations, pop=args.pop, seed=args.seed, workers=args.workers)
         space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats, hw_base=hw, hw_genes=genes)
         # built before the (slow) sensitivity table so that bad objectives or bounds fail at once
-        ctx = EvalContext(graph.to_dict(), space, None, objectives, args.max_error, args.max_area, args.latency_target)
+        ctx = EvalContext(graph.to_dict(), space, None, objectives, args.max_error, args.max_area, args.latency_target,
+                          mapper_objective=args.mapper_objective)
         out = Path(args.out)
         db = Path(args.db) if args.db else out / "search.sqlite"
         if args.resume and not db.exists():
@@ -37,7 +38,7 @@ def search_command(args) -> int:
         config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
                   "genes": {k: list(v) for k, v in genes.items()}, "seed": args.seed, "pop": args.pop,
                   "max_error": args.max_error, "max_area": args.max_area, "latency_target": args.latency_target,
-                  "cost_model": COST_MODEL_VERSION}
+                  "cost_model": COST_MODEL_VERSION, "mapper_objective": args.mapper_objective}
         created = not db.exists()
         store = EvalStore(db, config=config, resume=args.resume)
         try:

@@ -27,6 +27,7 @@ class EvalContext:
     max_area_mm2: float | None = None
     latency_target_s: float | None = None
     engine: str = "analytic"
+    mapper_objective: str = "latency"  # how each design's layers are mapped (archsim.mapping.OBJECTIVES)
 
     def __post_init__(self):
         from archsim.errors import ArchsimError
@@ -50,6 +51,11 @@ class EvalContext:
 
         if self.engine not in ENGINES:
             raise ArchsimError(f"engine: must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
+
+        if self.mapper_objective not in MAPPER_OBJECTIVES:
+            raise ArchsimError(f"mapper_objective: must be one of {', '.join(MAPPER_OBJECTIVES)}, "
+                               f"got {self.mapper_objective!r}")
 
 
 _GRAPH_CACHE: dict = {}
@@ -93,7 +99,7 @@ def evaluate(ctx: EvalContext, x) -> dict:
     t0 = time.perf_counter()
     plan, hw = ctx.space.decode(x)
     graph = _graph(ctx)
-    res = simulate(graph, hw, plan, ctx.engine)
+    res = simulate(graph, hw, plan, ctx.engine, objective=ctx.mapper_objective)
     values = {"latency": res.total["latency_s"], "energy": res.total["energy_j"], "area": res.total["area_mm2"],
               "error": error_proxy(plan, graph, ctx.sensitivity)}
     cons = {}

@@ -218,7 +218,7 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
             from archsim.simulate import simulate
 
             graph = graph or _graph(ctx)
-            des = simulate(graph, hw, plan, "des")
+            des = simulate(graph, hw, plan, "des", objective=ctx.mapper_objective)
             item["des_latency_s"] = des.total["latency_s"]
             item["des_energy_j"] = des.total["energy_j"]
         front.append(item)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from archsim import ArchsimError, load_hw
-from archsim.search import EvalContext, EvalStore, SearchSpace, genome_hash, run_search
+from archsim.search import EvalContext, EvalStore, SearchSpace, evaluate, genome_hash, run_search
 from archsim.search.space import HW_GENES
 from workloads import load_workload
 
@@ -248,3 +248,27 @@ def test_store_refuses_to_resume_under_another_configuration_and_names_what_diff
         EvalStore(db, config={**config, "cost_model": COST_MODEL_VERSION - 1}, resume=True)
     with pytest.raises(ValueError, match=r"\(model, seed differ\)"):
         EvalStore(db, config={**config, "model": "resnet18", "seed": 1}, resume=True)
+
+
+def test_mapper_objective_maps_every_evaluated_design_and_its_des_check(cnn):
+    """With mapper_objective='energy' every design is simulated with least-energy tilings: per genome no more
+    energy than the latency mapping, which in turn is no slower (to within its tolerance); the front's DES
+    re-simulation uses the same mapping. An unknown objective is named before anything runs."""
+    from archsim.mapping import LATENCY_TOLERANCE
+    from archsim.simulate import simulate
+
+    g, layers = cnn
+    fast, frugal = _ctx(g, layers, ("latency", "energy")), _ctx(g, layers, ("latency", "energy"),
+                                                                 mapper_objective="energy")
+    rng = np.random.default_rng(5)
+    for x in rng.integers(0, fast.space.upper + 1, size=(8, fast.space.n_var)):
+        a, b = evaluate(fast, x)["values"], evaluate(frugal, x)["values"]
+        assert b["energy"] <= a["energy"] * (1 + 1e-6)
+        assert a["latency"] <= b["latency"] * (1 + LATENCY_TOLERANCE + 1e-6)
+    lean = _ctx(g, layers, ("latency", "energy"), mapper_objective="traffic")  # far slower tilings: a check that bites
+    r = run_search(lean, generations=2, pop=8, seed=0, baselines=False, progress=False)
+    for item in r.front:
+        plan, hw = lean.space.decode(item["genome"])
+        assert item["des_latency_s"] == simulate(g, hw, plan, "des", objective="traffic").total["latency_s"]
+    with pytest.raises(ArchsimError, match="mapper_objective: must be one of latency, energy, traffic"):
+        _ctx(g, layers, mapper_objective="edp")
