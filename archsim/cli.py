@@ -228,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--hw", default="default")
     se.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     se.add_argument("--objectives", default="latency,error", help="from latency, energy, area, error")
-    se.add_argument("--mapper-objective", choices=MAPPER_OBJECTIVES, default="latency",
-                    help="how every evaluated design maps its layers (energy: least-energy tilings)")
+    se.add_argument("--mapper-objective", default="latency",
+                    help=f"how designs map their layers, from {', '.join(MAPPER_OBJECTIVES)}; several, comma-separated "
+                         "(latency,energy), make it a gene the search chooses per design")
     se.add_argument("--formats", default="int8,dybit6,dybit5,dybit4,dybit3,int4,e2m1",
                     help="candidate formats for weights and activations")
     se.add_argument("--hw-genes", default="", help="comma list of hardware genes to search (default: all)")

@@ -26,10 +26,13 @@ def search_command(args) -> int:
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
         genes = {} if args.precision_only else select_hw_genes(args.hw_genes.split(","))
         check_run_args(generations=args.generations, pop=args.pop, seed=args.seed, workers=args.workers)
-        space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats, hw_base=hw, hw_genes=genes)
+        # one mapper objective maps every design; several make a gene the search chooses per design
+        mappers = tuple(m.strip() for m in args.mapper_objective.split(",") if m.strip()) or ("latency",)
+        space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=formats, hw_base=hw, hw_genes=genes,
+                            mapper_objectives=mappers if len(mappers) > 1 else ())
         # built before the (slow) sensitivity table so that bad objectives or bounds fail at once
         ctx = EvalContext(graph.to_dict(), space, None, objectives, args.max_error, args.max_area, args.latency_target,
-                          mapper_objective=args.mapper_objective)
+                          mapper_objective=mappers[0])
         out = Path(args.out)
         db = Path(args.db) if args.db else out / "search.sqlite"
         if args.resume and not db.exists():
@@ -38,7 +41,7 @@ def search_command(args) -> int:
         config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
                   "genes": {k: list(v) for k, v in genes.items()}, "seed": args.seed, "pop": args.pop,
                   "max_error": args.max_error, "max_area": args.max_area, "latency_target": args.latency_target,
-                  "cost_model": COST_MODEL_VERSION, "mapper_objective": args.mapper_objective}
+                  "cost_model": COST_MODEL_VERSION, "mapper_objective": list(mappers)}
         created = not db.exists()
         store = EvalStore(db, config=config, resume=args.resume)
         try:

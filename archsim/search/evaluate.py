@@ -27,7 +27,8 @@ class EvalContext:
     max_area_mm2: float | None = None
     latency_target_s: float | None = None
     engine: str = "analytic"
-    mapper_objective: str = "latency"  # how each design's layers are mapped (archsim.mapping.OBJECTIVES)
+    # how each design's layers are mapped (archsim.mapping.OBJECTIVES), unless the space has a mapping gene
+    mapper_objective: str = "latency"
 
     def __post_init__(self):
         from archsim.errors import ArchsimError
@@ -99,7 +100,7 @@ def evaluate(ctx: EvalContext, x) -> dict:
     t0 = time.perf_counter()
     plan, hw = ctx.space.decode(x)
     graph = _graph(ctx)
-    res = simulate(graph, hw, plan, ctx.engine, objective=ctx.mapper_objective)
+    res = simulate(graph, hw, plan, ctx.engine, objective=ctx.space.mapper_objective(x) or ctx.mapper_objective)
     values = {"latency": res.total["latency_s"], "energy": res.total["energy_j"], "area": res.total["area_mm2"],
               "error": error_proxy(plan, graph, ctx.sensitivity)}
     cons = {}

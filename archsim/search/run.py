@@ -211,14 +211,15 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     for i in sorted(front_idx, key=lambda i: tuple(F[i])):
         x, r = archive[i]
         plan, hw = space.decode(x)
+        mapper = space.mapper_objective(x) or ctx.mapper_objective
         item = {"genome": [int(v) for v in x], "hash": genome_hash(x), "values": r["values"],
-                "plan": {n: str(p) for n, p in plan.items()}, "hw": _hw_summary(hw, space)}
+                "plan": {n: str(p) for n, p in plan.items()}, "hw": _hw_summary(hw, space), "mapper": mapper}
         if des_front:
             from archsim.search.evaluate import _graph
             from archsim.simulate import simulate
 
             graph = graph or _graph(ctx)
-            des = simulate(graph, hw, plan, "des", objective=ctx.mapper_objective)
+            des = simulate(graph, hw, plan, "des", objective=mapper)
             item["des_latency_s"] = des.total["latency_s"]
             item["des_energy_j"] = des.total["energy_j"]
         front.append(item)
@@ -257,11 +258,11 @@ def write_outputs(result: SearchResult, out_dir, *, space: SearchSpace) -> dict:
     files["json"].write_text(json.dumps(result.to_dict(), indent=1))
     objs = list(result.objectives)
     hw_keys = list(space.hw_genes)
-    lines = [",".join(["hash", *objs, "des_latency_s", *hw_keys, "plan"])]
+    lines = [",".join(["hash", *objs, "des_latency_s", *hw_keys, "mapper", "plan"])]
     for f in result.front:
         plan = ";".join(f"{k}={v}" for k, v in f["plan"].items())
         lines.append(",".join([f["hash"], *[f"{f['values'][o]:.6g}" for o in objs], f"{f.get('des_latency_s', '')}",
-                               *[str(f["hw"][k]) for k in hw_keys], f'"{plan}"']))
+                               *[str(f["hw"][k]) for k in hw_keys], f.get("mapper", ""), f'"{plan}"']))
     files["csv"].write_text("\n".join(lines) + "\n")
     files.update(plot_search(result, out))
     return files

@@ -47,6 +47,8 @@ class SearchSpace:
     hw_genes: dict = field(default_factory=lambda: dict(HW_GENES))
     weight_formats: tuple | None = None
     act_formats: tuple | None = None
+    # a last gene choosing how the design's layers are mapped (archsim.mapping.OBJECTIVES); none when empty
+    mapper_objectives: tuple = ()
 
     def __post_init__(self):
         from quant import QuantError, get_format
@@ -70,15 +72,30 @@ class SearchSpace:
                 node = node[part]
         if not self.layers:
             raise ArchsimError("search: the graph has no compute layers")
+        from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
+
+        self.mapper_objectives = tuple(self.mapper_objectives)
+        bad = [o for o in self.mapper_objectives if o not in MAPPER_OBJECTIVES]
+        if bad or len(set(self.mapper_objectives)) != len(self.mapper_objectives):
+            raise ArchsimError(f"search mapper objectives: distinct names from {', '.join(MAPPER_OBJECTIVES)}, "
+                               f"got {', '.join(self.mapper_objectives)}")
 
     @property
     def n_var(self) -> int:
-        return 2 * len(self.layers) + len(self.hw_genes)
+        return 2 * len(self.layers) + len(self.hw_genes) + bool(self.mapper_objectives)
 
     @property
     def upper(self) -> np.ndarray:
         ub = [len(self.weight_formats) - 1, len(self.act_formats) - 1] * len(self.layers)
-        return np.array(ub + [len(c) - 1 for c in self.hw_genes.values()], dtype=np.int64)
+        ub += [len(c) - 1 for c in self.hw_genes.values()]
+        ub += [len(self.mapper_objectives) - 1] if self.mapper_objectives else []
+        return np.array(ub, dtype=np.int64)
+
+    def mapper_objective(self, x) -> str | None:
+        """How genome ``x`` maps its layers (its last gene), or None when the space has no mapping gene."""
+        if not self.mapper_objectives:
+            return None
+        return self.mapper_objectives[int(self.repair(np.asarray(x))[-1])]
 
     def decode(self, x) -> tuple[PrecisionPlan, Accelerator]:
         x = self.repair(np.asarray(x))
@@ -111,8 +128,9 @@ class SearchSpace:
     def repair(self, x: np.ndarray) -> np.ndarray:
         return np.clip(np.rint(x).astype(np.int64), 0, self.upper)
 
-    def genome(self, plan_spec: str | dict, hw_choice: dict | None = None) -> np.ndarray:
-        """A genome for a uniform spec (``int8``, ``w=dybit4,a=int8``) and hardware gene values."""
+    def genome(self, plan_spec: str | dict, hw_choice: dict | None = None, mapper: str | None = None) -> np.ndarray:
+        """A genome for a uniform spec (``int8``, ``w=dybit4,a=int8``), hardware gene values and, when the space
+        has a mapping gene, a mapper objective (default: its first choice)."""
         from quant.plan import parse_spec
 
         p = parse_spec(plan_spec) if isinstance(plan_spec, str) else None
@@ -129,6 +147,8 @@ class SearchSpace:
                     node = node[part]
                 want = node
             x.append(self._index(choices, want, nearest=True))
+        if self.mapper_objectives:
+            x.append(self._index(self.mapper_objectives, mapper) if mapper is not None else 0)
         return np.array(x, dtype=np.int64)
 
     @staticmethod

@@ -272,3 +272,29 @@ def test_mapper_objective_maps_every_evaluated_design_and_its_des_check(cnn):
         assert item["des_latency_s"] == simulate(g, hw, plan, "des", objective="traffic").total["latency_s"]
     with pytest.raises(ArchsimError, match="mapper_objective: must be one of latency, energy, traffic"):
         _ctx(g, layers, mapper_objective="edp")
+
+
+def test_mapping_policy_as_a_gene(cnn):
+    """Several mapper objectives make a last gene: the search picks a mapping policy per design. A genome with
+    the 'energy' gene evaluates exactly as a context fixed to energy mapping; the front records each design's
+    policy and re-simulates it with that policy."""
+    from archsim.simulate import simulate
+
+    g, layers = cnn
+    space = SearchSpace(layers, mapper_objectives=("latency", "energy"))
+    assert space.n_var == SearchSpace(layers).n_var + 1 and space.upper[-1] == 1
+    x = space.genome("dybit4", mapper="energy")
+    assert x[-1] == 1 and space.mapper_objective(x) == "energy"
+    assert space.mapper_objective(space.genome("int8")) == "latency"
+    assert SearchSpace(layers).mapper_objective(x[:-1]) is None
+    ctx = EvalContext(g.to_dict(), space, None, ("latency", "energy"))
+    fixed = EvalContext(g.to_dict(), SearchSpace(layers), None, ("latency", "energy"), mapper_objective="energy")
+    assert evaluate(ctx, x)["values"] == evaluate(fixed, x[:-1])["values"]
+    r = run_search(ctx, generations=3, pop=10, seed=1, baselines=False, progress=False)
+    for item in r.front:
+        assert item["mapper"] == space.mapper_objective(item["genome"])
+        plan, hw = space.decode(item["genome"])
+        assert item["des_latency_s"] == simulate(g, hw, plan, "des", objective=item["mapper"]).total["latency_s"]
+    for bad in (("latency", "edp"), ("energy", "energy")):
+        with pytest.raises(ArchsimError, match="search mapper objectives"):
+            SearchSpace(layers, mapper_objectives=bad)
