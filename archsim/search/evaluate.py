@@ -58,6 +58,10 @@ class EvalContext:
             raise ArchsimError(f"mapper_objective: must be one of {', '.join(MAPPER_OBJECTIVES)}, "
                                f"got {self.mapper_objective!r}")
 
+    def mapper_for(self, x) -> str:
+        """The mapper objective that maps design ``x``: its gene when the space has one, else the context's."""
+        return self.space.mapper_objective(x) or self.mapper_objective
+
 
 _GRAPH_CACHE: dict = {}
 
@@ -100,7 +104,7 @@ def evaluate(ctx: EvalContext, x) -> dict:
     t0 = time.perf_counter()
     plan, hw = ctx.space.decode(x)
     graph = _graph(ctx)
-    res = simulate(graph, hw, plan, ctx.engine, objective=ctx.space.mapper_objective(x) or ctx.mapper_objective)
+    res = simulate(graph, hw, plan, ctx.engine, objective=ctx.mapper_for(x))
     values = {"latency": res.total["latency_s"], "energy": res.total["energy_j"], "area": res.total["area_mm2"],
               "error": error_proxy(plan, graph, ctx.sensitivity)}
     cons = {}

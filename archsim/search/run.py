@@ -211,7 +211,7 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
     for i in sorted(front_idx, key=lambda i: tuple(F[i])):
         x, r = archive[i]
         plan, hw = space.decode(x)
-        mapper = space.mapper_objective(x) or ctx.mapper_objective
+        mapper = ctx.mapper_for(x)
         item = {"genome": [int(v) for v in x], "hash": genome_hash(x), "values": r["values"],
                 "plan": {n: str(p) for n, p in plan.items()}, "hw": _hw_summary(hw, space), "mapper": mapper}
         if des_front:
