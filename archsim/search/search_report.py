@@ -44,8 +44,8 @@ def run(out: Path, seeds=(0, 1, 2), generations: int = 25, pop: int = 24) -> Pat
     lines = ["# Co-search vs baselines at equal budget (ResNet-18)", "",
              "Regenerate with `python -m archsim.search.search_report --out reports`.", "",
              f"Per-layer formats from {{{', '.join(FORMATS)}}} and every hardware gene (array rows/cols, buffer sizes, "
-             "DRAM bus, decoder count, dataflow, array kind), objectives latency × energy × error proxy (NSGA-III, "
-             f"population {pop}, {generations} generations), constraint error ≤ proxy of uniform DyBit-5 "
+             "DRAM bus, decoder count, dataflow WS/OS/IS, array kind), objectives latency × energy × error proxy "
+             f"(NSGA-III, population {pop}, {generations} generations), constraint error ≤ proxy of uniform DyBit-5 "
              f"({limit:.4g}). Hypervolume of the feasible non-dominated set, objectives normalised by the seed "
              "population's range (reference point 1.1). Random search draws the same number of genomes; greedy "
              "sensitivity-ordered bit-lowering (fixed default hardware) stops when no layer can be lowered "
