@@ -40,6 +40,11 @@ def area_mm2(hw) -> dict:
     return out
 
 
+def buffer_bits(sram_bits: dict, which: str):
+    """Bits through one buffer's ports: what the array reads from it plus what is written into it."""
+    return sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)
+
+
 @functools.lru_cache(maxsize=256)
 def _movement_constants(hw) -> tuple:
     """Per-hardware constants of ``movement_energy_pj`` (the mapper calls it for every layer it maps)."""
@@ -52,8 +57,7 @@ def movement_energy_pj(hw, *, cycles, dram_bytes, sram_bits: dict, decode_values
     """The components of a layer's energy that its tiling decides (pJ): SRAM, DRAM, decoder and leakage.
     Works element-wise on NumPy arrays, so the mapper scores every candidate tiling at once."""
     sram, dram_pj_per_bit, decoder_pj_per_value, leakage_w, clock_hz = _movement_constants(hw)
-    e = {f"{which}_sram": (sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)) * pj_per_bit
-         for which, pj_per_bit in sram}
+    e = {f"{which}_sram": buffer_bits(sram_bits, which) * pj_per_bit for which, pj_per_bit in sram}
     e["dram"] = dram_bytes * 8 * dram_pj_per_bit
     e["decoder"] = decode_values * decoder_pj_per_value
     e["leakage"] = leakage_w * (cycles / clock_hz) * 1e12

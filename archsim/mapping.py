@@ -294,6 +294,13 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     return np.maximum.reduce([overlapped, *chains]) if chains else overlapped
 
 
+def schedule_cycles(steps, hw) -> float:
+    """The analytic latency of a tile schedule (rows as in ``Mapping.steps``; a vector layer has one): what
+    ``simulate`` reports as a layer's analytic cycles."""
+    tot = [int(v) for v in np.asarray(steps).sum(axis=0)]  # w, i, psum rd, compute, decode, out, psum wr
+    return float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2], tot[5], hw))
+
+
 STEP_CAP = 256  # at most this many DES steps per layer
 # The latency objective takes, among the mappings within this fraction of the lowest analytic latency, the one
 # with the least energy. Without it the mapper traded 14 % more DRAM traffic (6 % more energy, ResNet-18

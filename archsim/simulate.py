@@ -21,10 +21,10 @@ import numpy as np
 from archsim.config import Accelerator, load_hw
 from archsim.des.dram import transfer_cycles
 from archsim.des.engine import Job, Tracer, run
-from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
+from archsim.energy import COMPONENTS, area_mm2, buffer_bits, layer_energy_pj
 from archsim.errors import SimError
 from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
-from archsim.mapping import analytic_cycles, map_layer
+from archsim.mapping import map_layer, schedule_cycles
 from archsim.precision import layer_cost, operand_cost
 from archsim.result import SimResult
 from quant.errors import QuantError
@@ -147,8 +147,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         rec.update(compute_cycles_needed=tot[3], decoder_cycles=tot[4], dram_read_bytes=int(dram_rd),
                    dram_write_bytes=int(dram_wr), sram_bits=sram_bits, vector_ops=vec)
         # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
-        rec["analytic_cycles"] = float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2],
-                                                       tot[5], hw))
+        rec["analytic_cycles"] = schedule_cycles(steps, hw)
         busy = int((np.maximum(steps[:, 3], steps[:, 4]) + np.where(steps[:, 4] > 0, dec_lat, 0)).sum())
         stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
         # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
@@ -165,7 +164,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
     events = 0
     if engine == "des":
         tracer = Tracer(1e3 / hw.clock_mhz) if trace else None
-        slots = {k: 2 if hw.buffers[k].double_buffered else 1 for k in ("weight", "input", "output")}
+        slots = {k: 2 if hw.buffers[k].double_buffered else 1 for k in BUFFERS}
         for job in jobs:  # Python ints: SimPy times stay exact integers and JSON-serialisable
             job.steps = job.steps.tolist()
         total, stats, dram = run(jobs, bytes_per_cycle=bpc, channels=hw.dram.channels, latency_cycles=lat,
@@ -202,9 +201,9 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         # the bits each buffer's ports moved per cycle of the layer, as a fraction of banks × width_bits: above 1
         # the schedule needs more SRAM bandwidth than the buffer has (reported, not a timing bound)
         for b in BUFFERS:
-            bits = rec["sram_bits"].get(f"{b}_rd", 0) + rec["sram_bits"].get(f"{b}_wr", 0)
             port_bits = hw.buffers[b].banks * hw.buffers[b].width_bits
-            rec[f"{b}_port_load"] = bits / (rec["cycles"] * port_bits) if rec["cycles"] else 0.0
+            rec[f"{b}_port_load"] = (buffer_bits(rec["sram_bits"], b) / (rec["cycles"] * port_bits)
+                                     if rec["cycles"] else 0.0)
     areas = area_mm2(hw)
     total_macs = sum(r["macs"] for r in records)
     # utilisation over the whole run: MACs done / MACs the array could have done at each layer's precision

@@ -81,10 +81,9 @@ def test_dataflow_changes_what_stays_in_the_array_not_the_least_dram_traffic(gra
 
 
 def _analytic(m, hw):
-    from archsim.mapping import analytic_cycles
+    from archsim.mapping import schedule_cycles
 
-    tot = m.steps.sum(axis=0)
-    return float(analytic_cycles(tot[3], tot[4], len(m.steps), tot[0], tot[1], tot[2], tot[5], hw))
+    return schedule_cycles(m.steps, hw)
 
 
 def _energy_pj(m, cost, hw):

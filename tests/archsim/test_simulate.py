@@ -107,15 +107,14 @@ def test_bit_fusion_rule_resnet18_layer1(graphs):
 
 
 def test_latency_tolerance_trades_at_most_that_much_latency_for_traffic(graphs):
-    from archsim.mapping import analytic_cycles
+    from archsim.mapping import schedule_cycles
 
     hw = load_hw("default")
     layer = graphs("resnet18")["layer3.1.conv1"]  # the fastest tiling reads 1.48 MB, one 0.01 % slower 0.80 MB
     cost = layer_cost(hw, "dybit4", "dybit4")
 
     def latency(m):
-        tot = [sum(s[k] for s in m.steps) for k in range(7)]
-        return float(analytic_cycles(tot[3], tot[4], len(m.steps), tot[0], tot[1], tot[2], tot[5], hw))
+        return schedule_cycles(m.steps, hw)
 
     fastest = map_layer(layer, cost, hw, latency_tolerance=0.0)
     for tol in (0.001, 0.005, 0.05):
