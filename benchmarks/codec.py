@@ -5,7 +5,9 @@ and the checks use the median over rounds of the per-round ratio, so a drift in 
 run does not favour one operation. References in the same run: ``np.copy`` of the array, the project's
 arithmetic INT fake-quant (``quant.formats.int_fake_quant``), PyTorch's ``fake_quantize_per_tensor_affine``
 (one thread) and a naive ``np.searchsorted`` level-table quantiser. Targets: DyBit quantize and encode
-≤ 3× copy and ≤ 1× INT fake-quant; decode ≤ 2× copy.
+≤ 3× copy and ≤ 1× INT fake-quant; decode ≤ 2× copy. On a CPU with AVX-512F/DQ DyBit quantize runs the
+hand-written 16-lane loop of ``quant.formats._simd`` (the INT kernel is numba's auto-vectorised loop); the
+portable kernel's cache-resident time is printed beside it.
 
     python benchmarks/codec.py [--n 16777216] [--repeat 15] [--json FILE]
 """
@@ -24,7 +26,7 @@ from _timing import interleaved, median_ratio, median_ratio_ci  # noqa: E402 - o
 
 from quant import get_format  # noqa: E402
 from quant.formats import _kernels as K  # noqa: E402
-from quant.formats import int_fake_quant  # noqa: E402
+from quant.formats import _simd, int_fake_quant  # noqa: E402
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -50,6 +52,17 @@ def repeat_dybit_quantize(x, s, L, cap, out, reps):
     for _ in range(reps):
         flag |= K.dybit_quantize(x, s, x.shape[1], L, cap, out)
     return flag
+
+
+def repeat_dybit_quantize_simd(x, s, L, cap, table, out, reps):
+    flag = False
+    for _ in range(reps):
+        flag |= _simd.dybit_quantize(x, s, x.shape[1], L, cap, table, out)
+    return flag
+
+
+if _simd.AVAILABLE:  # compiled only where the AVX-512 loop can run
+    repeat_dybit_quantize_simd = nb.njit(cache=True, nogil=True)(repeat_dybit_quantize_simd)
 
 
 def naive_lut(x, levels, scale):
@@ -143,18 +156,23 @@ def main(argv=None):
         "nf4 quantize (generic LUT codec)": lambda: nf4.quantize(x, scale),
         "INT4 fake-quant kernel, preallocated output": lambda: K.int_fake_quant(
             x2d, s_int, zero, args.n, np.float32(-7), np.float32(7), buf_int),
-        "dybit4c2 quantize kernel, preallocated output": lambda: K.dybit_quantize(
-            x2d, s_dybit, args.n, 3, 2, buf_dybit),
+        "dybit4c2 quantize kernel, preallocated output": lambda: d4._kernel(
+            "quantize", x2d, s_dybit, zero, args.n, buf_dybit),
         "x/s·s kernel (no rounding), preallocated output": lambda: divide_multiply(x2d, s_int, buf_floor),
         "INT4 fake-quant kernel, L2-resident slice": lambda: repeat_int_fake_quant(
             x_l2, s_int, zero, np.float32(-7), np.float32(7), l2_int, reps),
-        "dybit4c2 quantize kernel, L2-resident slice": lambda: repeat_dybit_quantize(
-            x_l2, s_dybit, 3, 2, l2_dybit, reps),
+        "dybit4c2 quantize kernel, L2-resident slice": (
+            (lambda: repeat_dybit_quantize_simd(x_l2, s_dybit, 3, 2, d4._region_table, l2_dybit, reps))
+            if _simd.AVAILABLE else (lambda: repeat_dybit_quantize(x_l2, s_dybit, 3, 2, l2_dybit, reps))),
     }
+    if _simd.AVAILABLE:  # the portable kernel, for comparison: what a CPU without AVX-512 runs
+        rows["dybit4c2 quantize, portable kernel, L2-resident slice"] = lambda: repeat_dybit_quantize(
+            x_l2, s_dybit, 3, 2, l2_dybit, reps)
     rounds = interleaved(rows, args.repeat)
     ref_copy, ref_int = rounds["np.copy"], rounds["INT4 fake-quant (project, arithmetic)"]
     times = {k: min(v) for k, v in rounds.items()}
-    print(f"{args.n:,} float32 values, {args.repeat} interleaved rounds, one thread")
+    print(f"{args.n:,} float32 values, {args.repeat} interleaved rounds, one thread; DyBit quantize runs the "
+          f"{'AVX-512 register-table loop' if _simd.AVAILABLE else 'portable kernel (no AVX-512F/DQ here)'}")
     print(f"{'operation':50s} {'best ms':>8s} {'× copy':>7s} {'× INT fq':>9s}   (medians of per-round ratios)")
     for k in rows:
         print(f"{k:50s} {times[k] * 1e3:8.1f} {median_ratio(rounds[k], ref_copy):7.2f} "
@@ -165,9 +183,12 @@ def main(argv=None):
                          rounds["INT4 fake-quant kernel, preallocated output"])
     in_cache = median_ratio(rounds["dybit4c2 quantize kernel, L2-resident slice"],
                             rounds["INT4 fake-quant kernel, L2-resident slice"])
+    portable = (median_ratio(rounds["dybit4c2 quantize, portable kernel, L2-resident slice"],
+                             rounds["INT4 fake-quant kernel, L2-resident slice"]) if _simd.AVAILABLE else in_cache)
     print(f"(for information) dybit4c2 quantize / INT fake-quant, kernels only: {prealloc:.2f} into preallocated "
           f"{args.n:,}-value buffers, where a kernel with no rounding at all takes {floor:.2f}× the INT one (memory "
-          f"traffic sets the time); {in_cache:.2f} on a cache-resident slice, where the arithmetic shows")
+          f"traffic sets the time); {in_cache:.2f} on a cache-resident slice, where the arithmetic shows "
+          f"(portable kernel: {portable:.2f})")
     ratios, checks, intervals = {}, {}, {}
     for op, (ref_name, ref), limit in (("encode", ("copy", ref_copy), 3), ("quantize", ("copy", ref_copy), 3),
                                        ("encode", ("INT fake-quant", ref_int), 1),
@@ -187,7 +208,9 @@ def main(argv=None):
                        "median_ratio_ci95": intervals,
                        "preallocated_quantize_ratio": prealloc,
                        "preallocated_floor_ratio": floor,
-                       "cache_resident_quantize_ratio": in_cache, "mse_search": mse, "packing_over_copy": pk,
+                       "cache_resident_quantize_ratio": in_cache,
+                       "cache_resident_portable_quantize_ratio": portable, "simd": _simd.AVAILABLE,
+                       "mse_search": mse, "packing_over_copy": pk,
                        "checks": checks}, fh, indent=2)
     return 0 if all(checks.values()) else 1
 

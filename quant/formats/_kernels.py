@@ -107,13 +107,18 @@ def dybit_quantize(x, scale, block, L, cap, out):
             xs, os_ = x[r, b0:b0 + block], out[r, b0:b0 + block]
             for c in range(xs.shape[0]):
                 v = np.float32(xs[c] / s)
-                pb = np.uint32(v.view(np.uint32) & _EXP_MASK)
-                exp_max = max(exp_max, pb)
-                p = pb.view(np.float32)
-                magic = np.float32(_region_magic(p, A, c_lo, c_hi))
-                vc = max(min(v, vmax), -vmax)
-                os_[c] = ((vc + magic) - magic) * s
+                exp_max = max(exp_max, np.uint32(v.view(np.uint32) & _EXP_MASK))
+                os_[c] = dybit_round(v, A, c_lo, c_hi, vmax) * s
     return exp_max == _EXP_MASK
+
+
+@nb.njit(**_JIT_FMA)
+def dybit_round(v, A, c_lo, c_hi, vmax):
+    """v on the DyBit grid, saturated (the caller's exponent-field flag and this magic share one AND)."""
+    v = np.float32(v)
+    magic = np.float32(_region_magic(np.uint32(v.view(np.uint32) & _EXP_MASK).view(np.float32), A, c_lo, c_hi))
+    vc = max(min(v, vmax), -vmax)
+    return (vc + magic) - magic
 
 
 @nb.njit(**_JIT_FMA)

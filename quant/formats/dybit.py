@@ -11,12 +11,14 @@ magnitudes as posit(n, 0) and ANT's flint).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from quant._arrays import to_numpy
 from quant.errors import QuantError
 from quant.formats import _kernels as K
+from quant.formats import _simd
 from quant.formats.base import NumberFormat
 
 
@@ -76,10 +78,18 @@ class DyBitFormat(NumberFormat):
         super().__init__(f"dybit{n}c{cap}", n, dybit_code_values(n, cap),
                          description=f"DyBit {n}-bit, exponent run capped at {cap}")
 
-    # The fast path is arithmetic (no table gathers), so it vectorises like INT fake-quant.
+    # The fast path is arithmetic (no table gathers), so it vectorises like INT fake-quant; quantize takes
+    # the AVX-512 register-table loop where the CPU has one (same bits, 9 vector ops instead of 12).
     def _kernel(self, op, x2d, s2d, z2d, block, out) -> int:
-        kern = K.dybit_encode if op == "encode" else K.dybit_quantize
-        return kern(x2d, s2d, block, self.L, self.cap, out)
+        if op == "encode":
+            return K.dybit_encode(x2d, s2d, block, self.L, self.cap, out)
+        if _simd.AVAILABLE:
+            return _simd.dybit_quantize(x2d, s2d, block, self.L, self.cap, self._region_table, out)
+        return K.dybit_quantize(x2d, s2d, block, self.L, self.cap, out)
+
+    @cached_property
+    def _region_table(self) -> np.ndarray:
+        return _simd.region_table(self.L, self.cap)
 
     def _decode_kernel(self, c2d, s2d, z2d, block, out) -> bool:
         code_max_bits = K.dybit_decode(c2d, s2d, block, self.L, self.cap, out)
