@@ -165,9 +165,13 @@ def main(argv=None):
             (lambda: repeat_dybit_quantize_simd(x_l2, s_dybit, 3, 2, d4._region_table, l2_dybit, reps))
             if _simd.AVAILABLE else (lambda: repeat_dybit_quantize(x_l2, s_dybit, 3, 2, l2_dybit, reps))),
     }
-    if _simd.AVAILABLE:  # the portable kernel, for comparison: what a CPU without AVX-512 runs
+    if _simd.AVAILABLE:  # the portable kernel (what a CPU without AVX-512 runs) and INT written the same way
+        from _int_simd import repeat_int_fake_quant_simd
+
         rows["dybit4c2 quantize, portable kernel, L2-resident slice"] = lambda: repeat_dybit_quantize(
             x_l2, s_dybit, 3, 2, l2_dybit, reps)
+        rows["INT4 fake-quant, hand-written AVX-512 loop, L2-resident slice"] = lambda: repeat_int_fake_quant_simd(
+            x_l2, s_int, np.float32(7), l2_int, reps)
     rounds = interleaved(rows, args.repeat)
     ref_copy, ref_int = rounds["np.copy"], rounds["INT4 fake-quant (project, arithmetic)"]
     times = {k: min(v) for k, v in rounds.items()}
@@ -185,10 +189,14 @@ def main(argv=None):
                             rounds["INT4 fake-quant kernel, L2-resident slice"])
     portable = (median_ratio(rounds["dybit4c2 quantize, portable kernel, L2-resident slice"],
                              rounds["INT4 fake-quant kernel, L2-resident slice"]) if _simd.AVAILABLE else in_cache)
+    vs_hand_int = (median_ratio(rounds["dybit4c2 quantize kernel, L2-resident slice"],
+                                rounds["INT4 fake-quant, hand-written AVX-512 loop, L2-resident slice"])
+                   if _simd.AVAILABLE else None)
     print(f"(for information) dybit4c2 quantize / INT fake-quant, kernels only: {prealloc:.2f} into preallocated "
           f"{args.n:,}-value buffers, where a kernel with no rounding at all takes {floor:.2f}× the INT one (memory "
           f"traffic sets the time); {in_cache:.2f} on a cache-resident slice, where the arithmetic shows "
-          f"(portable kernel: {portable:.2f})")
+          f"(portable kernel: {portable:.2f}" + (f"; against INT written as the same kind of AVX-512 loop: "
+                                                 f"{vs_hand_int:.2f}" if vs_hand_int else "") + ")")
     ratios, checks, intervals = {}, {}, {}
     for op, (ref_name, ref), limit in (("encode", ("copy", ref_copy), 3), ("quantize", ("copy", ref_copy), 3),
                                        ("encode", ("INT fake-quant", ref_int), 1),
@@ -210,6 +218,7 @@ def main(argv=None):
                        "preallocated_floor_ratio": floor,
                        "cache_resident_quantize_ratio": in_cache,
                        "cache_resident_portable_quantize_ratio": portable, "simd": _simd.AVAILABLE,
+                       "cache_resident_over_hand_written_int": vs_hand_int,
                        "mse_search": mse, "packing_over_copy": pk,
                        "checks": checks}, fh, indent=2)
     return 0 if all(checks.values()) else 1

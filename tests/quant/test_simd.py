@@ -38,11 +38,15 @@ def test_dispatch_follows_the_cpu(monkeypatch):
     assert calls == ["simd" if _simd.AVAILABLE else "portable"]
 
 
-def test_environment_switch_turns_the_simd_loop_off():
-    env = dict(os.environ, DYBIT_SIMD="0")
-    out = subprocess.run([sys.executable, "-c", "from quant.formats import _simd; print(_simd.AVAILABLE)"],
-                         env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+@pytest.mark.parametrize("env", [{"DYBIT_SIMD": "0"}, {"NUMBA_CPU_NAME": "generic"}])
+def test_the_simd_loop_is_off_when_switched_off_or_numba_targets_another_cpu(env, tmp_path):
+    # with NUMBA_CPU_NAME=generic the AVX-512 intrinsics could not be compiled: the portable kernel must run
+    code = ("import numpy as np; from quant import get_format; from quant.formats import _simd; "
+            "q = get_format('dybit4c2').quantize(np.array([0.3, -1.3, 9.0], np.float32), 1.0); "
+            "print(_simd.AVAILABLE, q.tolist())")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), **env),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split("[")[0].strip() == "False" and "[0.25, -1.5, 3.0]" in out.stdout
 
 
 def test_region_table_holds_every_region_once():
