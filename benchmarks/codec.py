@@ -208,6 +208,9 @@ def main(argv=None):
         checks[f"{key} ≤ {limit}"] = ok = r <= limit
         print(f"{'PASS' if ok else 'MISS'}  {key} = {r:.3f} (target ≤ {limit}; run noise: 95 % CI of the median "
               f"{lo:.3f}–{hi:.3f}{', contains the target' if lo <= limit < hi else ''})")
+    # the same INT kernel through IntFormat: how far apart the benchmark puts two identical computations
+    control = median_ratio(rounds["int4 quantize (IntFormat, arithmetic)"], ref_int)
+    print(f"      (control: the same INT kernel called through IntFormat reads {control:.3f} × INT fake-quant)")
     mse = mse_search_speed(args.repeat)
     pk = packing_speed(codes.reshape(-1), max(args.repeat // 3, 2))
     if args.json:
@@ -218,7 +221,7 @@ def main(argv=None):
                        "preallocated_floor_ratio": floor,
                        "cache_resident_quantize_ratio": in_cache,
                        "cache_resident_portable_quantize_ratio": portable, "simd": _simd.AVAILABLE,
-                       "cache_resident_over_hand_written_int": vs_hand_int,
+                       "cache_resident_over_hand_written_int": vs_hand_int, "identical_int_control": control,
                        "mse_search": mse, "packing_over_copy": pk,
                        "checks": checks}, fh, indent=2)
     return 0 if all(checks.values()) else 1

@@ -23,5 +23,12 @@ def test_codec_benchmark_runs_and_reports_every_check(tmp_path):
     for key, (lo, hi) in data["median_ratio_ci95"].items():
         assert 0 < lo <= data["median_ratios"][key] <= hi, key
     assert data["cache_resident_quantize_ratio"] > 0 and data["preallocated_floor_ratio"] > 0
+    assert data["identical_int_control"] > 0 and "control: the same INT kernel" in proc.stdout
+    # on an AVX-512 CPU the hand-written loop is what runs, and both cache-resident comparisons are reported
+    from quant.formats import _simd
+
+    assert data["simd"] == _simd.AVAILABLE
+    if _simd.AVAILABLE:
+        assert data["cache_resident_portable_quantize_ratio"] > 0 and data["cache_resident_over_hand_written_int"] > 0
     assert "dybit4c2 quantize" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     assert set(data["packing_over_copy"]) == {"pack", "unpack", "numpy pack"} and "4-bit packing" in proc.stdout
