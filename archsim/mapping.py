@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from archsim.des.dram import transfer_cycles
 from archsim.energy import movement_energy_pj
 from archsim.errors import SimError
 from archsim.precision import LayerCost
@@ -264,7 +265,9 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     ``n_steps`` tiles — the exposed first load, then one step of the array's work, then the other n − 1 steps
     at the pace of the slowest stage: the array's busy time (compute or decode, whichever is longer, plus the
     decoder latency per step), the DRAM stream at full bandwidth, or one DMA engine's stream paying the access
-    latency per tile — then the exposed last store. (One step of the memory stream is the first load and the
+    latency per tile and, as in the DES, whole cycles per tile at the bandwidth of the channels the tile is
+    striped over (fewer than all below 64 bytes per channel: ``des.dram.transfer_cycles``) — then the exposed
+    last store. (One step of the memory stream is the first load and the
     last store; counting it in the steady state too made a one-step layer — every pooling and element-wise
     layer — cost its DRAM time twice.) ``simulate`` evaluates it on the chosen mapping's steps; the
     mapper minimises it (to within ``LATENCY_TOLERANCE``), so the analytic latency grows by at most that
@@ -273,14 +276,15 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     busy = np.maximum(compute, decode) + np.where(decode > 0, hw.decoder.latency_cycles * n_steps, 0)
     stream = (w_rd + i_rd + 2 * psum + o_wr) / bpc  # the channels' busy time (the access latency holds none)
 
-    def engine(v):  # a tile with no bytes issues no access
-        return np.where(v > 0, lat * np.minimum(n_steps, np.ceil(v)) + v / bpc, 0.0)
-
-    w_engine, i_engine = engine(w_rd), engine(i_rd + psum)
-    per_engine = np.maximum(np.maximum(w_engine, i_engine), engine(o_wr + psum))
+    # each DMA engine (weights, inputs + partial sums, outputs + partial sums) moves its tiles one after another;
+    # a tile below 64 bytes per channel is striped over fewer channels, a tile with no bytes issues no access
+    streams = np.stack(np.broadcast_arrays(w_rd, i_rd + psum, o_wr + psum)).astype(np.float64)
+    tiles = np.minimum(n_steps, np.ceil(streams))
+    w_engine, i_engine, o_engine = tiles * transfer_cycles(streams / np.maximum(tiles, 1), bpc, hw.dram.channels, lat)
+    per_engine = np.maximum(np.maximum(w_engine, i_engine), o_engine)
     load, store = w_rd + i_rd + psum, o_wr + psum
-    first = np.where(load > 0, load / n_steps / bpc + lat, 0.0)
-    last = np.where(store > 0, store / n_steps / bpc + lat, 0.0)
+    first = np.where(load > 0, np.maximum(load / n_steps / bpc + lat, np.maximum(w_engine, i_engine) / n_steps), 0.0)
+    last = np.where(store > 0, np.maximum(store / n_steps / bpc + lat, o_engine / n_steps), 0.0)
     steady = np.maximum.reduce([busy, stream, per_engine])
     overlapped = first + busy / n_steps + steady * ((n_steps - 1) / n_steps) + last
     # a single-buffered input or weight buffer takes its next tile only once the array has used this one:

@@ -32,11 +32,12 @@ def whole_cycles(cycles: float) -> int:
 def transfer_cycles(nbytes, bytes_per_cycle: float, channels: int, latency_cycles: int) -> np.ndarray:
     """Cycles each transfer in ``nbytes`` (an array) takes with the DRAM to itself: the latency, then its bytes
     at its lanes' bandwidth — what ``Dram`` gives a lone transfer, in the same float operations. A small
-    transfer uses fewer lanes than there are channels, so it runs below the full bandwidth."""
-    n = np.asarray(nbytes, dtype=np.int64)
-    n_lanes = np.minimum(channels, np.maximum(1, -(-n // 64)))
+    transfer uses fewer lanes than there are channels, so it runs below the full bandwidth. Whole cycles, as
+    float64; ``nbytes`` may be fractional (the analytic engine's average tile)."""
+    n = np.asarray(nbytes, dtype=np.float64)
+    n_lanes = np.minimum(channels, np.maximum(1.0, np.ceil(n / 64)))
     data = np.ceil(n / (n_lanes * (bytes_per_cycle / channels)) - 1e-9)
-    return np.where(n > 0, latency_cycles + data, 0).astype(np.int64)
+    return np.where(n > 0, latency_cycles + data, 0.0)
 
 
 def fair_rates(caps: list[float], total: float) -> list[float]:
