@@ -16,8 +16,8 @@ so it rounds to 0 with any of them, as it does with C_0: the results are the pol
 bit (the tests compare both on every (n, cap)). 9 vector ops per 16 values instead of 12; the INT
 fake-quant takes 10.
 
-Used only when numba compiles for a CPU with AVX-512F and AVX-512DQ (``AVAILABLE``); elsewhere, or with
-``DYBIT_SIMD=0`` in the environment, the portable kernel runs.
+Used only when numba compiles for a CPU with AVX-512F and AVX-512DQ (``AVAILABLE``); elsewhere, with
+``DYBIT_SIMD=0`` in the environment or with numba's JIT disabled, the portable kernel runs.
 """
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def _cpu_has_avx512() -> bool:
         return False
     if config.CPU_NAME not in (None, "host") or config.CPU_FEATURES is not None:
         return False  # numba is told to compile for another CPU: do not assume the host's features
+    if config.DISABLE_JIT:
+        return False  # an LLVM intrinsic has no pure-Python form
     features = llvm.get_host_cpu_features()
     return bool(features.get("avx512f")) and bool(features.get("avx512dq"))
 

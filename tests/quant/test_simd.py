@@ -38,9 +38,10 @@ def test_dispatch_follows_the_cpu(monkeypatch):
     assert calls == ["simd" if _simd.AVAILABLE else "portable"]
 
 
-@pytest.mark.parametrize("env", [{"DYBIT_SIMD": "0"}, {"NUMBA_CPU_NAME": "generic"}])
+@pytest.mark.parametrize("env", [{"DYBIT_SIMD": "0"}, {"NUMBA_CPU_NAME": "generic"}, {"NUMBA_DISABLE_JIT": "1"}])
 def test_the_simd_loop_is_off_when_switched_off_or_numba_targets_another_cpu(env, tmp_path):
-    # with NUMBA_CPU_NAME=generic the AVX-512 intrinsics could not be compiled: the portable kernel must run
+    # with NUMBA_CPU_NAME=generic the AVX-512 intrinsics could not be compiled, with the JIT off not run at all:
+    # the portable kernel must run
     code = ("import numpy as np; from quant import get_format; from quant.formats import _simd; "
             "q = get_format('dybit4c2').quantize(np.array([0.3, -1.3, 9.0], np.float32), 1.0); "
             "print(_simd.AVAILABLE, q.tolist())")
