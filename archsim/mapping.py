@@ -19,11 +19,11 @@ in the output buffer while the reduction streams) and ``m_inner`` (a weight tile
 rows stream; partial sums spill to DRAM when they do not fit) — pick among the legal tilings (each tile ≤
 its buffer's tile capacity, half the buffer when double-buffered) the one with the lowest analytic latency
 (``analytic_cycles``: compute or decode, the DRAM channels' occupancy, each DMA engine's per-tile access
-latency, single-buffered loads alternating with compute, the exposed first load and last store) or within
-``LATENCY_TOLERANCE`` (0.5 %) of it, the one with the least energy — the part a tiling decides: SRAM and
-DRAM bits, decoded values, leakage over the analytic latency (objective ``latency``, the default); or the
-least of that energy, then the lowest analytic latency (objective ``energy``); or the least DRAM traffic,
-then the fewest cycles (objective ``traffic``). The analytic engine
+latency and channel striping, single-buffered loads alternating with compute, the exposed first load and
+last store) or within ``LATENCY_TOLERANCE`` (0.5 %) of it, the one with the least energy — the part a tiling
+decides: SRAM and DRAM bits, decoded values, leakage over the analytic latency (objective ``latency``, the
+default); or the least of that energy, then the lowest analytic latency (objective ``energy``); or the least
+DRAM traffic, then the fewest cycles (objective ``traffic``). The analytic engine
 reports the same formula for the chosen tiling, so it grows by at most that tolerance with more bandwidth,
 buffer or decoders. Pure traffic minimisation picks tiny output tiles whose
 fill/drain can double the compute time, which no real mapper would do. Vectorised over all candidates.
