@@ -32,3 +32,28 @@ def test_codec_benchmark_runs_and_reports_every_check(tmp_path):
         assert data["cache_resident_portable_quantize_ratio"] > 0 and data["cache_resident_over_hand_written_int"] > 0
     assert "dybit4c2 quantize" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     assert set(data["packing_over_copy"]) == {"pack", "unpack", "numpy pack"} and "4-bit packing" in proc.stdout
+
+
+def test_the_hand_written_int_reference_computes_int_fake_quant():
+    """The benchmark's hand-written AVX-512 INT loop is only a fair reference if it computes what the project's
+    INT fake-quant computes (values equal; it does not turn −0 into +0, which is the zero point's doing)."""
+    import numpy as np
+
+    from quant.formats import _kernels as K
+    from quant.formats import _simd
+
+    if not _simd.AVAILABLE:  # the benchmark imports it only where the AVX-512 loop runs
+        return
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from _int_simd import repeat_int_fake_quant_simd
+    finally:
+        sys.path.pop(0)
+    x = (np.random.default_rng(0).standard_normal((1, 4096)) * 6).astype(np.float32)
+    x[0, :6] = [0.0, -0.0, 3e38, -3e38, 0.35, -0.35]  # overflow saturates; ties round to even
+    s = np.full((1, 1), 0.7, np.float32)
+    want, got = np.empty_like(x), np.empty_like(x)
+    with np.errstate(over="ignore"):
+        flag = K.int_fake_quant(x, s, np.zeros_like(s), x.shape[1], np.float32(-7), np.float32(7), want)
+        exp_max = repeat_int_fake_quant_simd(x, s, np.float32(7), got, 2)
+    assert np.array_equal(got, want) and flag and exp_max == 0x7F800000
