@@ -103,22 +103,24 @@ def dybit_quantize(x, scale, block, L, cap, out):
     for r in range(R):
         rs = r % Rs
         for b0 in range(0, D, block):
-            s = scale[rs, b0 // block]
-            xs, os_ = x[r, b0:b0 + block], out[r, b0:b0 + block]
-            for c in range(xs.shape[0]):
-                v = np.float32(xs[c] / s)
-                exp_max = max(exp_max, np.uint32(v.view(np.uint32) & _EXP_MASK))
-                os_[c] = dybit_round(v, A, c_lo, c_hi, vmax) * s
+            exp_max = max(exp_max, dybit_quantize_run(x[r, b0:b0 + block], scale[rs, b0 // block], A, c_lo, c_hi,
+                                                      vmax, out[r, b0:b0 + block]))
     return exp_max == _EXP_MASK
 
 
 @nb.njit(**_JIT_FMA)
-def dybit_round(v, A, c_lo, c_hi, vmax):
-    """v on the DyBit grid, saturated (the caller's exponent-field flag and this magic share one AND)."""
-    v = np.float32(v)
-    magic = np.float32(_region_magic(np.uint32(v.view(np.uint32) & _EXP_MASK).view(np.float32), A, c_lo, c_hi))
-    vc = max(min(v, vmax), -vmax)
-    return (vc + magic) - magic
+def dybit_quantize_run(xs, s, A, c_lo, c_hi, vmax, os_):
+    """One scale group of ``dybit_quantize`` (also the AVX-512 loop's tail): returns the largest exponent field
+    of x/s; the magic and that flag share one AND."""
+    exp_max = np.uint32(0)
+    for c in range(xs.shape[0]):
+        v = np.float32(xs[c] / s)
+        pb = np.uint32(v.view(np.uint32) & _EXP_MASK)
+        exp_max = max(exp_max, pb)
+        magic = np.float32(_region_magic(pb.view(np.float32), A, c_lo, c_hi))
+        vc = max(min(v, vmax), -vmax)
+        os_[c] = ((vc + magic) - magic) * s
+    return exp_max
 
 
 @nb.njit(**_JIT_FMA)

@@ -115,7 +115,7 @@ def _quantize_lanes(typingctx, x, out, n_vec, s, vmax, table):
 @nb.njit(**K._JIT_FMA)
 def dybit_quantize(x, scale, block, L, cap, table, out):
     """``_kernels.dybit_quantize`` with the 16-lane loop above; the last < 16 values of each scale group go
-    through the portable kernel's scalar body."""
+    through the portable kernel's per-group loop (``_kernels.dybit_quantize_run``)."""
     R, D = x.shape
     Rs = scale.shape[0]
     A, c_lo, c_hi, vmax = K._dybit_magic(L, cap)
@@ -125,10 +125,7 @@ def dybit_quantize(x, scale, block, L, cap, table, out):
         for b0 in range(0, D, block):
             s = scale[rs, b0 // block]
             xs, os_ = x[r, b0:b0 + block], out[r, b0:b0 + block]
-            n_vec = xs.shape[0] // LANES
-            exp_max = max(exp_max, _quantize_lanes(xs, os_, n_vec, s, vmax, table))
-            for c in range(n_vec * LANES, xs.shape[0]):
-                v = np.float32(xs[c] / s)
-                exp_max = max(exp_max, np.uint32(v.view(np.uint32) & K._EXP_MASK))
-                os_[c] = K.dybit_round(v, A, c_lo, c_hi, vmax) * s
+            n = xs.shape[0] // LANES * LANES
+            exp_max = max(exp_max, _quantize_lanes(xs, os_, n // LANES, s, vmax, table),
+                          K.dybit_quantize_run(xs[n:], s, A, c_lo, c_hi, vmax, os_[n:]))
     return exp_max == K._EXP_MASK
