@@ -62,9 +62,44 @@ def region_table(L: int, cap: int) -> np.ndarray:
     return table
 
 
-def _splat(builder, value, vec_type):
+def splat(builder, value, vec_type):
     lane0 = builder.insert_element(ir.Constant(vec_type, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
     return builder.shuffle_vector(lane0, ir.Constant(vec_type, ir.Undefined), ir.Constant(_VEC_I32, None))
+
+
+def _intrinsic(builder, name, ret, *arg_types):
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, list(arg_types)), name)
+
+
+def min_abs_keep_sign(builder, a, limit_vec):
+    """sign(a)·min(|a|, |limit|) in one ``vrangeps``: a symmetric saturation."""
+    i32, i16 = ir.IntType(32), ir.IntType(16)
+    rng = _intrinsic(builder, "llvm.x86.avx512.mask.range.ps.512", _VEC_F32, _VEC_F32, _VEC_F32, i32, _VEC_F32, i16,
+                     i32)
+    return builder.call(rng, [a, limit_vec, ir.Constant(i32, _RANGE_MIN_ABS_SIGN_OF_SRC1), a, ir.Constant(i16, -1),
+                              ir.Constant(i32, 4)])
+
+
+def emit_lane_loop(context, builder, signature, x_arr, out_arr, n_vec, s, rounded):
+    """The 16-lane loop both hand-written fake-quants share: for each vector, v = x / s, the exponent-field
+    flag, out = ``rounded(v)`` · s; returns the largest exponent field of x/s (the portable kernels' flag).
+    ``x_arr`` and ``out_arr`` are the first two arguments of ``signature`` (contiguous 1-D float32)."""
+    x_ptr = context.make_array(signature.args[0])(context, builder, x_arr).data
+    out_ptr = context.make_array(signature.args[1])(context, builder, out_arr).data
+    vec_ptr = _VEC_F32.as_pointer()
+    s_vec = splat(builder, s, _VEC_F32)
+    exp_mask = ir.Constant(_VEC_I32, [0x7F800000] * LANES)
+    flag = cgutils.alloca_once_value(builder, ir.Constant(_VEC_I32, None))
+    with cgutils.for_range(builder, n_vec) as loop:
+        offset = builder.mul(loop.index, ir.Constant(loop.index.type, LANES))
+        v = builder.fdiv(builder.load(builder.bitcast(builder.gep(x_ptr, [offset]), vec_ptr), align=4), s_vec)
+        exp_bits = builder.and_(builder.bitcast(v, _VEC_I32), exp_mask)
+        seen = builder.load(flag)
+        builder.store(builder.select(builder.icmp_unsigned(">", exp_bits, seen), exp_bits, seen), flag)
+        builder.store(builder.fmul(rounded(v), s_vec), builder.bitcast(builder.gep(out_ptr, [offset]), vec_ptr),
+                      align=4)
+    umax = _intrinsic(builder, "llvm.vector.reduce.umax.v16i32", ir.IntType(32), _VEC_I32)
+    return builder.call(umax, [builder.load(flag)])
 
 
 @intrinsic
@@ -78,36 +113,18 @@ def _quantize_lanes(typingctx, x, out, n_vec, s, vmax, table):
 
     def codegen(context, builder, signature, args):
         x_arr, out_arr, n_vec_v, s_v, vmax_v, table_arr = args
-        x_ptr = context.make_array(signature.args[0])(context, builder, x_arr).data
-        out_ptr = context.make_array(signature.args[1])(context, builder, out_arr).data
         table_ptr = context.make_array(signature.args[5])(context, builder, table_arr).data
-        vec_ptr = _VEC_F32.as_pointer()
-        module = builder.module
-        permute = cgutils.get_or_insert_function(
-            module, ir.FunctionType(_VEC_F32, [_VEC_F32, _VEC_I32]), "llvm.x86.avx512.permvar.sf.512")
-        rng = cgutils.get_or_insert_function(
-            module, ir.FunctionType(_VEC_F32, [_VEC_F32, _VEC_F32, ir.IntType(32), _VEC_F32, ir.IntType(16),
-                                               ir.IntType(32)]), "llvm.x86.avx512.mask.range.ps.512")
-        umax = cgutils.get_or_insert_function(module, ir.FunctionType(ir.IntType(32), [_VEC_I32]),
-                                              "llvm.vector.reduce.umax.v16i32")
-        table_v = builder.load(builder.bitcast(table_ptr, vec_ptr), align=4)
-        s_vec, vmax_vec = _splat(builder, s_v, _VEC_F32), _splat(builder, vmax_v, _VEC_F32)
-        exp_mask = ir.Constant(_VEC_I32, [0x7F800000] * LANES)
+        table_v = builder.load(builder.bitcast(table_ptr, _VEC_F32.as_pointer()), align=4)
+        vmax_vec = splat(builder, vmax_v, _VEC_F32)
         shift = ir.Constant(_VEC_I32, [23] * LANES)
-        flag = cgutils.alloca_once_value(builder, ir.Constant(_VEC_I32, None))
-        with cgutils.for_range(builder, n_vec_v) as loop:
-            offset = builder.mul(loop.index, ir.Constant(loop.index.type, LANES))
-            xv = builder.load(builder.bitcast(builder.gep(x_ptr, [offset]), vec_ptr), align=4)
-            v = builder.fdiv(xv, s_vec)
-            exp_bits = builder.and_(builder.bitcast(v, _VEC_I32), exp_mask)
-            seen = builder.load(flag)
-            builder.store(builder.select(builder.icmp_unsigned(">", exp_bits, seen), exp_bits, seen), flag)
-            vc = builder.call(rng, [v, vmax_vec, ir.Constant(ir.IntType(32), _RANGE_MIN_ABS_SIGN_OF_SRC1), v,
-                                    ir.Constant(ir.IntType(16), -1), ir.Constant(ir.IntType(32), 4)])
+        permute = _intrinsic(builder, "llvm.x86.avx512.permvar.sf.512", _VEC_F32, _VEC_F32, _VEC_I32)
+
+        def rounded(v):
+            vc = min_abs_keep_sign(builder, v, vmax_vec)
             magic = builder.call(permute, [table_v, builder.lshr(builder.bitcast(vc, _VEC_I32), shift)])
-            q = builder.fmul(builder.fsub(builder.fadd(vc, magic), magic), s_vec)
-            builder.store(q, builder.bitcast(builder.gep(out_ptr, [offset]), vec_ptr), align=4)
-        return builder.call(umax, [builder.load(flag)])
+            return builder.fsub(builder.fadd(vc, magic), magic)
+
+        return emit_lane_loop(context, builder, signature, x_arr, out_arr, n_vec_v, s_v, rounded)
 
     return sig, codegen
 
