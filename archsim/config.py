@@ -29,7 +29,7 @@ SCHEMA = {
     "clock_mhz": (float, _POS),
     "array": {"rows": (int, _POS), "cols": (int, _POS), "kind": (str, ("fusion", "fixed", "binary")),
               "bricks_per_unit": (int, _POS), "max_bits": (int, _POS), "popcount_width": (int, _POS),
-              "dataflow": (str, ("ws", "os", "is"))},
+              "dataflow": (str, ("ws", "os", "is")), "microarchitecture": (str, ("systolic", "bitfusion"))},
     "decoder": {"count": (int, _NONNEG), "values_per_cycle": (int, _POS), "latency_cycles": (int, _NONNEG),
                 "energy_pj_per_value": (float, _NONNEG), "area_um2": (float, _NONNEG)},
     "buffers": {"weight": _buffer_schema(), "input": _buffer_schema(), "output": _buffer_schema()},
@@ -104,7 +104,8 @@ class Accelerator:
 
     def __repr__(self) -> str:
         a, b = self._data["array"], self._data["buffers"]
-        return (f"Accelerator({self.name!r}: {a['rows']}×{a['cols']} {a['kind']} {a['dataflow'].upper()}, "
+        return (f"Accelerator({self.name!r}: {a['rows']}×{a['cols']} {a['kind']} {a['microarchitecture']} "
+                f"{a['dataflow'].upper()}, "
                 f"{self.clock_mhz:g} MHz, W/I/O {b['weight']['kib']:g}/{b['input']['kib']:g}/"
                 f"{b['output']['kib']:g} KiB, DRAM {self.dram_bytes_per_cycle * self.clock_mhz / 1e3:.1f} GB/s)")
 

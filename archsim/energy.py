@@ -2,7 +2,8 @@
 
 Every constant comes from the hardware YAML, where its unit is in its name and its source in a comment
 (Bit Fusion 45 nm synthesis, Horowitz ISSCC 2014, …).
-  MAC:      fusion array — MACs × bricks(a, b) × brick_pj_per_op; fixed array — MACs × fixed_pe_pj_per_mac;
+  MAC:      fusion array — MACs × bricks a MAC occupies (power-of-two groups) × brick_pj_per_op;
+            fixed array — MACs × fixed_pe_pj_per_mac;
             binary array — MACs × a·b × (binary_pj_per_bitop + plane_scale_pj / popcount_width);
             + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats.
   SRAM:     bits moved × sram_pj_per_bit_8kib · sqrt(capacity / 8 KiB)   (Horowitz: 8 KB 10 pJ/64 b,

@@ -3,16 +3,20 @@
 Spatial (Bit Fusion's rule). Every compute layer is ``G`` independent GEMMs (M×K)·(K×N). The reduction
 goes down the array rows; across the columns go the output channels (weight- and output-stationary, WS/OS)
 or the output pixels (input-stationary, IS: SCALE-Sim's mapping, WS with M and N swapped). A fusion unit
-at precision (a, b) does ``f = ⌊16 / bricks(a, b)⌋`` MACs per cycle *along the reduction*, so the array
+at precision (a, b) does ``f`` MACs per cycle *along the reduction* (power-of-two fusion,
+``precision.fusion_macs_per_cycle``), so the array
 reduces ``rows·f`` values at once — which saturates when the layer's reduction is shorter than
 ``rows·f``. Conv reduction per pass is the input channels per group with the kernel window as a temporal
 loop (no im2col), except when the channels per group are fewer than the rows (first layer, depthwise):
 then the whole window is unrolled (im2col). As in Bit Fusion, a layer whose channels already fill the rows
 at 8 bits is not unrolled at lower precision, so its speed-up saturates once rows·f exceeds its channels.
 Small groups are packed block-diagonally so several groups share the array (in IS their filters take turns
-in the stream: packing saves input loads, not MAC cycles). Fold timing includes the systolic fill/drain: WS
-fold = weight load (rows) + M_t + rows + cols − 2 cycles; IS fold = input load (rows) + N_t + rows + cols −
-2 cycles; OS fold = ⌈K/f⌉ + rows + cols − 2 cycles.
+in the stream: packing saves input loads, not MAC cycles). The mapping counts the streaming work of the
+folds and the loads of the stationary operand; the array's microarchitecture (``archsim.arch``,
+``array.microarchitecture``) prices them: ``systolic`` (TPU-style) charges every WS fold a weight load
+(rows) + M_t + rows + cols − 2 cycles, every IS fold an input load (rows) + N_t + rows + cols − 2, every
+OS block ⌈K/f⌉ + rows + cols − 2; ``bitfusion`` (per-unit weight buffers) charges only the streaming and
+one fill/drain per layer.
 
 Temporal (tiling search). Over tile sizes (M_t, N_t, K_t) and two loop orders — ``k_inner`` (outputs stay
 in the output buffer while the reduction streams) and ``m_inner`` (a weight tile stays while all output
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from archsim.arch import FoldWork, array_model
 from archsim.des.dram import transfer_cycles
 from archsim.energy import movement_energy_pj
 from archsim.errors import SimError
@@ -92,11 +97,17 @@ OBJECTIVES = ("latency", "energy", "traffic")
 
 
 def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
-              latency_tolerance: float | None = None) -> Mapping:
+              latency_tolerance: float | None = None, *, input_dram_bits: float | None = None,
+              output_bits: float | None = None) -> Mapping:
     """Map one layer. ``objective``: ``latency`` takes, among the tilings within ``latency_tolerance`` (a
     fraction; default ``LATENCY_TOLERANCE``) of the lowest analytic latency, the least energy (SRAM, DRAM,
     decoder, leakage; ``energy.movement_energy_pj``); ``energy`` minimises that energy, then the analytic
-    latency; ``traffic`` minimises DRAM bytes then compute cycles."""
+    latency; ``traffic`` minimises DRAM bytes then compute cycles.
+
+    ``input_dram_bits``: bits per element the activation inputs are stored at in DRAM (their producer's
+    stored width, ≥ this layer's activation width; the DMA narrows them on the way into the input buffer);
+    ``output_bits``: bits per element the output is requantised to and written at (its consumer's width).
+    Both default to the layer's own activation width."""
     if latency_tolerance is not None and not latency_tolerance >= 0:
         raise SimError(f"latency_tolerance: must be a fraction >= 0, got {latency_tolerance!r}")
     op = layer["op"]
@@ -111,6 +122,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     # a weight's per-output-channel scale bits travel and are stored with the channel's Kfull weights
     wb = wb_elem if act_x_act else wb_elem + cost.w.channel_bits / Kfull
     ab, psb = cost.a.storage_bits, hw.psum_bits
+    ib = ab if input_dram_bits is None else input_dram_bits  # DRAM width of the activation inputs
+    ob = ab if output_bits is None else output_bits  # DRAM width of the requantised output
     # spatial reduction per pass (kred) and temporal kernel loop (T)
     if op == "conv":
         kk = layer["kernel"][0] * layer["kernel"][1]
@@ -152,8 +165,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         raise SimError(f"layer {layer['name']!r}: no tile fits the buffers of {hw.name} "
                        f"(smallest weight tile {w_tile.min():.0f} B, input {i_tile.min():.0f} B, "
                        f"output {o_tile.min():.0f} B)")
-    W_tot, O_fin = w_elems * wb / 8, o_elems * ab / 8
-    I_eff = i_elems * ab / 8 * np.where(n_m > 1, halo, 1.0)
+    W_tot, O_fin = w_elems * (ib if act_x_act else wb) / 8, o_elems * ob / 8
+    I_eff = i_elems * ib / 8 * np.where(n_m > 1, halo, 1.0)
     # order k_inner (for m, n, k): outputs accumulate in the output buffer
     w1 = W_tot * np.where(n_n * n_k > 1, n_m, 1)
     i1 = I_eff * np.where(n_k > 1, n_n, 1)
@@ -163,25 +176,23 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     i2 = I_eff * np.where((n_m == 1) & (n_k == 1), 1, n_n)
     ps2 = np.where((n_k > 1) & (n_m > 1), M * NT * psb / 8 * (n_k - 1) * n_n, 0.0)
     traffic = np.stack([w1 + i1, w2 + i2 + 2 * ps2])
-    # array cycles of one group pass, exact over remainder tiles
-    fill = R + C - 2
-    if df == "ws":
+    # the array's work over all folds, exact over remainder tiles; the microarchitecture prices its overheads
+    if df == "ws":  # a weight fold stays while the tile's M output rows stream
         red_folds = _split_sum(kred, KT, R * f)
         col_folds = _split_sum(ncols, NT, C)
-        cyc = red_folds * T * col_folds * (M + n_m * (R + fill))  # weight load R + skew per (fold, m tile)
-        cyc = np.stack([cyc, cyc])
+        work = FoldWork(red_folds * T * col_folds * M, red_folds * T * col_folds * n_m, R, n_gpass)
         folds = red_folds * T * col_folds * n_m
     elif df == "is":  # WS with the roles of M and N swapped: an input tile stays, the filters stream
         red_folds = _split_sum(kred, KT, R * f)
         pix_folds = _split_sum(M, MT, C)
-        cyc = red_folds * T * pix_folds * (ncols + n_n * (R + fill))  # input load R + skew per (fold, n tile)
-        cyc = np.stack([cyc, cyc])
+        work = FoldWork(red_folds * T * pix_folds * ncols, red_folds * T * pix_folds * n_n, R, n_gpass)
         folds = red_folds * T * pix_folds * n_n
-    else:
+    else:  # an output block stays while the whole reduction streams; m_inner drains it once per K tile
         blocks = _split_sum(M, MT, R) * _split_sum(ncols, NT, C)
         stream = np.ceil(kred * T / f)
-        cyc = np.stack([blocks * (stream + fill), blocks * (stream + n_k * fill)])
+        work = FoldWork(blocks * stream, np.stack([blocks, blocks * n_k]), 0, n_gpass)
         folds = blocks * n_k
+    cyc = np.broadcast_to(array_model(hw).cycles(work, R, C), (2, len(KT)))
     big = 1e30
     if objective not in OBJECTIVES:
         raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
@@ -215,10 +226,11 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         """SRAM traffic (bits) of the selected (order, candidate) pairs: what the array reads from each buffer
         and what DRAM writes into it."""
         acc = at(o_acc, sel)
-        return {"weight_rd": at(w_reads, sel) * wb_elem, "weight_wr": W_rd[sel] * 8,
-                "input_rd": at(i_reads, sel) * ab, "input_wr": I_rd[sel] * 8,
+        return {"weight_rd": at(w_reads, sel) * wb_elem, "weight_wr": W_rd[sel] * 8 * wb_ratio,
+                "input_rd": at(i_reads, sel) * ab, "input_wr": I_rd[sel] * 8 * (ab / ib),
                 "output_rd": acc * psb + o_wr * 8, "output_wr": acc * psb}
 
+    wb_ratio = wb / ib if act_x_act else 1.0  # buffers hold the narrowed operand
     fit2 = np.stack([fits, fits])
     if objective == "traffic":
         score = np.where(fit2, traffic, big)
@@ -226,7 +238,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     else:
         dec = np.ceil(dec_vals_all / dec_tp)
         n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
-        latency = analytic_cycles(cyc * n_gpass, dec, n_steps, W_rd, I_rd, PS, o_wr, hw)
+        latency = analytic_cycles(cyc, dec, n_steps, W_rd, I_rd, PS, o_wr, hw)
         if objective == "latency":
             tol = LATENCY_TOLERANCE if latency_tolerance is None else latency_tolerance
             lat = np.where(fit2, latency, big)
@@ -243,7 +255,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
             k = int(np.argmin(energy))
         oi, ci = sel[0][k], sel[1][k]
     order = ("k_inner", "m_inner")[oi]
-    compute = int(cyc[oi, ci]) * n_gpass
+    compute = int(cyc[oi, ci])
     w_rd, i_rd, ps = float(W_rd[oi, ci]), float(I_rd[oi, ci]), float(PS[oi, ci])
     macs = layer["macs"]
     util = macs / max(compute * R * C * f, 1)

@@ -15,8 +15,20 @@
 | nfN               | the codebook is expanded to INT8 on chip     | —                    | yes     |
 | mxint8            | 8                                            | —                    | no      |
 
-On a Bit Fusion array an a×b multiply takes ⌈a/2⌉·⌈b/2⌉ 2-bit bricks of a 16-brick unit, so one unit does
-⌊16 / bricks⌋ MACs per cycle (8b×8b: 1; 4b×4b: 4; 2b×2b: 16). On a fixed array every multiply takes one PE.
+On a Bit Fusion array the P/2 × P/2 2-bit BitBricks of a unit (P = ``max_bits``: 4×4 = 16 for P = 8) fuse
+only in power-of-two groups along each operand (ISCA 2018 §III; Bit Fusion's simulator:
+``perf_factor = ⌊pmax/a⌋·⌊pmax/b⌋``): an a-bit operand occupies g(a) = ⌈a/2⌉ rounded up to a power of two
+(at most P/2) brick columns, so one unit does ⌊(P/2)/g(a)⌋·⌊(P/2)/g(b)⌋ MACs per cycle and a MAC occupies
+g(a)·g(b) bricks (its energy). At P = 8:
+
+| a ╲ b  | 2  | 3–4 | 5–8 |
+|--------|----|-----|-----|
+| 2      | 16 | 8   | 4   |
+| 3–4    | 8  | 4   | 2   |
+| 5–8    | 4  | 2   | 1   |
+
+(a 5- or 6-bit × 2-bit product: 4 MACs per unit per cycle, not ⌊16/3⌋ = 5; a 3-bit operand runs as a 4-bit
+one). On a fixed array every multiply takes one PE.
 On a binary (EBS bit-plane) array an a×b multiply is a·b binary AND+popcount products (W = Σ 2^i B_i, likewise
 for activations) and a unit has ``popcount_width`` lanes, so it does ⌊popcount_width / (a·b)⌋ MACs per cycle
 (64 lanes: 8b×8b 1, 4b×4b 4, 3b×3b 7, 2b×2b 16); each bit-plane pair's partial sum is scaled by 2^(i+j)
@@ -117,8 +129,22 @@ def _operand_cost(fmt: str) -> OperandCost:
 
 
 def bricks(a_bits: int, b_bits: int) -> int:
-    """2-bit BitBricks an a×b-bit multiply occupies (Bit Fusion, ISCA 2018)."""
+    """2-bit BitBricks an a×b-bit multiply needs before fusion groups are rounded (Bit Fusion, ISCA 2018)."""
     return math.ceil(a_bits / 2) * math.ceil(b_bits / 2)
+
+
+def fused_columns(bits: int, max_bits: int) -> int:
+    """Brick columns an operand of ``bits`` occupies in a unit of ``max_bits``-bit operands: ⌈bits/2⌉ rounded
+    up to a power of two, at most max_bits/2 (bricks fuse in power-of-two groups)."""
+    need = math.ceil(bits / 2)
+    return min(1 << (need - 1).bit_length(), max_bits // 2)
+
+
+def fusion_macs_per_cycle(a_bits: int, b_bits: int, max_bits: int) -> tuple[int, int]:
+    """(MACs per fusion unit per cycle, bricks each MAC occupies) for an a×b multiply: the table above."""
+    half = max_bits // 2
+    ga, gb = fused_columns(a_bits, max_bits), fused_columns(b_bits, max_bits)
+    return max(1, (half // ga) * (half // gb)), ga * gb
 
 
 @dataclass(frozen=True)
@@ -144,5 +170,5 @@ def layer_cost(hw, w_fmt: str, a_fmt: str, layer: str = "") -> LayerCost:
     if arr.kind == "binary":  # EBS: b_w·b_a AND+popcount bit-plane products per MAC, popcount_width lanes/unit
         planes = w.mult_bits * a.mult_bits
         return LayerCost(w, a, max(1, arr.popcount_width // planes), planes)
-    nb = bricks(w.mult_bits, a.mult_bits)
-    return LayerCost(w, a, max(1, arr.bricks_per_unit // nb), nb)
+    f, nb = fusion_macs_per_cycle(w.mult_bits, a.mult_bits, arr.max_bits)
+    return LayerCost(w, a, f, nb)

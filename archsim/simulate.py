@@ -8,7 +8,8 @@ Layers and what they cost:
   pool / add / mul        run on the post-processing (vector) unit, ``cols`` lanes wide: they read their
                           activation inputs and write their output through DRAM.
   concat                  is free: the producers write into adjacent addresses.
-A layer stores its output at its own activation precision; vector layers use their producer's.
+A layer's output is requantised at the producer to its consumer's activation format (``stored_bits``):
+written, stored and read at the consumer's width; vector layers pass the width through.
 """
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ ENGINES = ("des", "analytic")
 # 5: analytic latency as a pipeline (one step of memory traffic is the exposed first load / last store, not
 #    counted again), single-buffered loads sharing the DRAM with the other streams.
 # 6: analytic DMA tiles striped over one channel per 64 bytes, in whole cycles (as the DES's DRAM).
-COST_MODEL_VERSION = 6
+# 7: array microarchitectures (Bit Fusion's array: no per-fold weight load or fill/drain), power-of-two fusion,
+#    outputs requantised to their consumers' activation width.
+COST_MODEL_VERSION = 7
 ARRAY_OPS = ("conv", "linear", "matmul")
 BUFFERS = ("weight", "input", "output")
 
@@ -59,10 +62,11 @@ def _plan_for(graph, plan) -> PrecisionPlan:
 
 
 @lru_cache(maxsize=65536)
-def _cached_mapping(layer_key: tuple, w_fmt: str, a_fmt: str, hw: Accelerator, objective: str):
+def _cached_mapping(layer_key: tuple, w_fmt: str, a_fmt: str, hw: Accelerator, objective: str,
+                    input_bits: float, output_bits: float):
     layer = _thaw(layer_key)
     cost = layer_cost(hw, w_fmt, a_fmt, layer["name"])
-    return map_layer(layer, cost, hw, objective), cost
+    return map_layer(layer, cost, hw, objective, input_dram_bits=input_bits, output_bits=output_bits), cost
 
 
 def _freeze(d: dict) -> tuple:
@@ -87,17 +91,35 @@ def _thaw(layer_key: tuple) -> dict:
     return out
 
 
-def _vector_bits(graph, name: str, plan: PrecisionPlan) -> float:
-    seen, stack = set(), [name]
-    while stack:
-        n = stack.pop()
-        for p in graph.graph.predecessors(n):
-            if p in plan:
-                return operand_cost(plan[p].activation).storage_bits
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return 8
+def stored_bits(graph, layers: list, plan: PrecisionPlan) -> dict:
+    """Bits per element at which each layer's output is stored in DRAM (``layer name → bits``).
+
+    An output is requantised at its producer to the activation format of the layer that reads it, so it is
+    written, stored and read at the consumer's width. With several consumers of different widths it is
+    stored once, at the widest of them (no information a consumer needs is lost), and every consumer reads
+    that copy. A vector layer (pool, add, mul, concat) stores its output at the width its own consumers
+    need and passes it through. An output nobody reads (the network's result) keeps its producer's
+    activation width (array layers) or its inputs' width (vector layers)."""
+    own = {d["name"]: operand_cost(plan[d["name"]].activation).storage_bits
+           for d in layers if d["op"] in ARRAY_OPS}
+    stored = {}
+    for d in reversed(layers):  # topological order: every consumer is settled before its producers
+        needs = [own[s] if s in own else stored.get(s) for s in graph.graph.successors(d["name"])]
+        needs = [b for b in needs if b is not None]
+        stored[d["name"]] = max(needs) if needs else None
+    for d in layers:  # outputs nobody reads: the producer's own width, found walking forward
+        name = d["name"]
+        if stored[name] is None:
+            stored[name] = own.get(name) or input_bits(graph, name, stored, default=8)
+    return stored
+
+
+def input_bits(graph, name: str, stored: dict, default: float) -> float:
+    """Bits per element a layer reads its activation inputs at: the widest stored width of its producers, the
+    network's input counting as ``default`` (a layer with operands of different widths is charged the widest
+    for all of them: the layer graph does not say which operand comes from which producer)."""
+    widths = [stored[p] if stored.get(p) is not None else default for p in graph.graph.predecessors(name)]
+    return max(widths) if widths else default
 
 
 def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bool = False,
@@ -118,6 +140,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         raise SimError(f"graph {graph.name!r} has no layers")
     index = {d["name"]: i for i, d in enumerate(layers)}
     bpc, lat, dec_lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles, hw.decoder.latency_cycles
+    out_bits = stored_bits(graph, layers, plan)
     jobs, records, maps = [], [], []
     for i, d in enumerate(layers):
         name, op = d["name"], d["op"]
@@ -125,20 +148,22 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         rec = {"name": name, "op": op, "macs": int(d["macs"]), "w_format": "", "a_format": ""}
         if op in ARRAY_OPS:
             p = plan[name]
-            m, cost = _cached_mapping(_freeze(d), p.weight, p.activation, hw, objective)
+            own = operand_cost(p.activation).storage_bits
+            m, cost = _cached_mapping(_freeze(d), p.weight, p.activation, hw, objective,
+                                      input_bits(graph, name, out_bits, default=own), out_bits[name])
             rec.update(w_format=p.weight, a_format=p.activation, fusion=m.fusion, dataflow=m.dataflow,
                        im2col=m.im2col, tiles=dict(m.tiles), loop_order=m.order, folds=m.fold_count)
             steps, sram_bits, vec = m.steps, m.sram_bits, 0
             dram_rd, dram_wr = m.dram_read_bytes, m.dram_write_bytes
         else:
-            bits = _vector_bits(graph, name, plan)
+            in_b, bits = input_bits(graph, name, out_bits, default=8), out_bits[name]
             m = cost = None
             vec = int(d["vector_ops"])
             if op == "concat":
                 dram_rd = dram_wr = 0
                 cycles = 0
             else:
-                dram_rd = math.ceil(d["act_in_elems"] * bits / 8) + math.ceil(d["weight_elems"] * 8 / 8)
+                dram_rd = math.ceil(d["act_in_elems"] * in_b / 8) + math.ceil(d["weight_elems"] * 8 / 8)
                 dram_wr = math.ceil(d["act_out_elems"] * bits / 8)
                 cycles = math.ceil(max(vec, d["act_out_elems"]) / hw.array.cols)
             rec.update(a_format=f"{bits}-bit", fusion=0)

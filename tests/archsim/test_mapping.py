@@ -117,7 +117,9 @@ def test_each_mapper_objective_wins_on_its_own_measure(hw_name, fmt, graphs):
             mm.dram_read_bytes + mm.dram_write_bytes for mm in m.values()), name
         total["latency"] += e["latency"]
         total["energy"] += e["energy"]
-    assert total["energy"] < total["latency"]
+    assert total["energy"] <= total["latency"]
+    if hw_name == "default":  # on server's bandwidth the fastest tilings of dybit4 are already the least-energy ones
+        assert total["energy"] < total["latency"]
 
 
 @pytest.mark.parametrize("tile_bytes, weight_double", [(32, True), (200, False), (4096, True), (4096, False)])

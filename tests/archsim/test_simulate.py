@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -97,20 +98,30 @@ def test_lower_precision_never_slower_on_fusion_array(graphs):
 
 
 def test_bit_fusion_rule_resnet18_layer1(graphs):
-    """C=K=64, 56×56, 3×3 on 32×32 fusion units: 4b/4b takes 2× fewer cycles than 8b/8b; 2b/2b no more."""
+    """C=K=64, 56×56, 3×3 on 32×32 fusion units. Bit Fusion's array (per-unit weight buffers): ⌈64/(32·f)⌉
+    reduction folds × 9 kernel positions × ⌈64/32⌉ column folds × 3,136 streamed rows, and one fill/drain
+    (32 + 32 − 2) for the layer. 4b/4b (f = 4) takes 2× fewer fold cycles than 8b/8b (f = 1), 2b/2b no fewer
+    (the 64 channels already fit one fold). The systolic microarchitecture adds a weight load (32) and the
+    fill/drain to every fold."""
     hw = load_hw("default").with_overrides({"array.rows": 32, "array.cols": 32, "buffers.input.kib": 64,
                                             "buffers.output.kib": 64})
     layer = graphs("resnet18")["layer1.0.conv1"]
     cyc = {b: map_layer(layer, layer_cost(hw, f"int{b}", f"int{b}"), hw).compute_cycles for b in (8, 4, 2)}
-    assert cyc[8] == 2 * cyc[4]
-    assert cyc[2] == cyc[4]
+    assert cyc[8] == 2 * 9 * 2 * 3136 + 62
+    assert cyc[4] == 1 * 9 * 2 * 3136 + 62 == cyc[2]
+    sa = hw.with_overrides({"array.microarchitecture": "systolic", "buffers.output.kib": 1024,
+                            "buffers.input.kib": 1024, "dram.bus_bits": 1 << 16})
+    m = map_layer(layer, layer_cost(sa, "int8", "int8"), sa, latency_tolerance=0.0)
+    assert m.compute_cycles == 2 * 9 * 2 * (3136 + 32 + 62) and m.tiles["n_m"] == 1
 
 
 def test_latency_tolerance_trades_at_most_that_much_latency_for_traffic(graphs):
     from archsim.mapping import schedule_cycles
 
-    hw = load_hw("default")
-    layer = graphs("resnet18")["layer3.1.conv1"]  # the fastest tiling reads 1.48 MB, one 0.01 % slower 0.80 MB
+    # a systolic fusion array, where every output-row tile repeats the weight load and fill: the fastest tiling
+    # reads 1.48 MB, one 0.01 % slower 0.80 MB
+    hw = load_hw("default").with_overrides({"array.microarchitecture": "systolic"})
+    layer = graphs("resnet18")["layer3.1.conv1"]
     cost = layer_cost(hw, "dybit4", "dybit4")
 
     def latency(m):
@@ -266,8 +277,9 @@ def test_outputs_and_plan_errors(graphs, tmp_path):
 def test_binary_array_cycle_rule_on_a_hand_computed_layer(graphs):
     """int3×int3 on a 4×4 binary array with 64 popcount lanes: f = ⌊64/9⌋ = 7 MACs per unit per cycle.
     layer1.0.conv1: 64 channels on the rows in ⌈64/(4·7)⌉ = 3 folds × 9 kernel positions × ⌈64/4⌉ = 16
-    column folds, each streaming M = 3136 rows plus the weight load (4) and the skew (4 + 4 − 2)."""
+    column folds, each streaming M = 3136 rows plus (systolic) the weight load (4) and the skew (4 + 4 − 2)."""
     hw = load_hw("default").with_overrides({"array.kind": "binary", "array.rows": 4, "array.cols": 4,
+                                            "array.microarchitecture": "systolic",
                                             "buffers.weight.kib": 4096, "buffers.input.kib": 4096,
                                             "buffers.output.kib": 4096})
     layer = graphs("resnet18")["layer1.0.conv1"]
@@ -291,7 +303,7 @@ def test_mapper_does_not_buy_a_sliver_of_latency_with_much_more_dram_traffic(gra
     from archsim.simulate import _cached_mapping
 
     g = graphs("resnet18")
-    hw = load_hw("default")
+    hw = load_hw("default").with_overrides({"array.microarchitecture": "systolic"})  # fold overheads per tile
     chosen = simulate(g, hw, "dybit4", "analytic").total
     _cached_mapping.cache_clear()
     try:
@@ -318,7 +330,9 @@ def test_analytic_engine_counts_a_one_step_layers_dram_time_once(graphs):
     ratios = [d["cycles"] / a["cycles"] for d, a in zip(des.layers, ana.layers, strict=True)
               if d["op"] in ("add", "pool")]
     assert len(ratios) == 10
-    assert all(0.95 <= r <= 1.25 for r in ratios), ratios
+    # above 1: in the DES the weight DMA prefetches the next layers' weights during a one-step layer and shares
+    # the DRAM with it (layer4.1.add_7: +26 %), a contention the per-layer closed form does not see
+    assert all(0.95 <= r <= 1.3 for r in ratios), ratios
     assert abs(statistics.median(ratios) - 1) < 0.02, ratios
 
 
@@ -342,4 +356,4 @@ def test_sram_port_load_is_reported_per_buffer_and_scales_with_banks_and_width(g
     assert {b: v * 4 for b, v in wide.total["sram_port_load_peak"].items()} == pytest.approx(peak)
     assert "SRAM port load" in r.to_markdown()
     narrow = simulate(g, hw.with_overrides({"buffers.output.width_bits": 8}), "int8")
-    assert "Above 1 (output" in narrow.to_markdown()
+    assert re.search(r"Above 1 \([a-z, ]*output", narrow.to_markdown())
