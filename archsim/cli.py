@@ -155,9 +155,17 @@ def _quantize(args) -> int:
 
 
 def _demo(args) -> int:
+    from archsim import ArchsimError
     from archsim.demo import run_demo
+    from workloads import WorkloadError
+    from workloads.data import fashion_mnist_dir
 
-    path = run_demo(args.out, quick=args.quick)
+    try:
+        fashion_mnist_dir()  # the demo trains and evaluates on it: say so before starting, not half-way
+        path = run_demo(args.out, quick=args.quick)
+    except (WorkloadError, ArchsimError) as exc:  # e.g. Fashion-MNIST not installed
+        print(f"archsim demo: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 
@@ -193,6 +201,19 @@ def _rebuild(args) -> int:
         return 2
     print(f"wrote {written}")
     return 0
+
+
+def _resume_hint(args, argv) -> str:
+    """For a search, where its finished evaluations are and the command that continues it."""
+    if args.command != "search":
+        return ""
+    import shlex
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--resume" not in words:
+        words.append("--resume")
+    db = args.db or str(Path(args.out) / "search.sqlite")
+    return f"; every finished evaluation is in {db}; resume with: archsim {shlex.join(words)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +317,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print(f"archsim {args.command}: interrupted{_resume_hint(args, argv)}", file=sys.stderr)
+        return 130
     except OSError as exc:  # an output folder that cannot be made, a file that cannot be written or read
         where = f" {exc.filename}" if exc.filename else ""
         print(f"archsim {args.command}: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)

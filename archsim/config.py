@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def _validate(data, schema, path: str = "") -> dict:
             val = int(val)
         if not isinstance(val, typ) or (typ is not bool and isinstance(val, bool)):
             raise ConfigError(f"{where}: expected {typ.__name__}, got {type(val).__name__} {val!r}")
+        if typ is float and not math.isfinite(val):  # inf passes "> 0" and overflows or prints Infinity later
+            raise ConfigError(f"{where}: must be a finite number, got {val!r}")
         if check == _POS and not val > 0:
             raise ConfigError(f"{where}: must be > 0, got {val!r}")
         if check == _NONNEG and not val >= 0:

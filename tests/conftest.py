@@ -2,6 +2,18 @@ import numpy as np
 import pytest
 
 
+def pytest_configure(config):
+    """The suite trains, calibrates and evaluates on Fashion-MNIST (a Debian package, never downloaded):
+    without it, one line saying how to get it instead of a failure per test."""
+    from workloads.data import fashion_mnist_dir
+    from workloads.errors import WorkloadError
+
+    try:
+        fashion_mnist_dir()
+    except WorkloadError as exc:
+        pytest.exit(f"{exc} (`make test` installs it where it can)", returncode=4)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

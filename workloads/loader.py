@@ -46,9 +46,17 @@ def load_workload(spec: str, input_shape=None, *, batch: int = 1) -> LayerGraph:
 
     if not isinstance(spec, str) or not spec:
         raise WorkloadError(f"model: expected a name or a path, got {spec!r}")
-    if spec.endswith(".json"):
-        return LayerGraph.from_json(spec)
-    if spec.endswith(".csv"):
+    if spec.endswith((".json", ".csv")):
+        # a layer-graph JSON or a SCALE-Sim topology has its shapes written in it: a batch or an input shape
+        # cannot change them, and ignoring one would simulate another workload than the one asked for
+        kind = "layer-graph JSON" if spec.endswith(".json") else "SCALE-Sim topology"
+        if batch != 1:
+            raise WorkloadError(f"model {spec!r}: --batch {batch} cannot change a {kind}, whose shapes are fixed "
+                                f"(export the graph at that batch, e.g. archsim graph --batch {batch} --json …)")
+        if input_shape is not None:
+            raise WorkloadError(f"model {spec!r}: --input-shape cannot change a {kind}, whose shapes are fixed")
+        if spec.endswith(".json"):
+            return LayerGraph.from_json(spec)
         from workloads.scalesim import from_scalesim_csv
 
         return from_scalesim_csv(spec, name=Path(spec).stem)

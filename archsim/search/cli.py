@@ -34,17 +34,18 @@ def search_command(args) -> int:
         ctx = EvalContext(graph.to_dict(), space, None, objectives, args.max_error, args.max_area, args.latency_target,
                           mapper_objective=mappers[0])
         out = Path(args.out)
+        _check_writable(out)
         db = Path(args.db) if args.db else out / "search.sqlite"
         if args.resume and not db.exists():
             raise ArchsimError(f"--resume: no search is stored in {db} (check --db / --out)")
-        ctx.sensitivity = _sensitivity(args, graph, formats)
         config = {"model": args.model, "hw": hw.to_dict(), "objectives": objectives, "formats": formats,
                   "genes": {k: list(v) for k, v in genes.items()}, "seed": args.seed, "pop": args.pop,
                   "max_error": args.max_error, "max_area": args.max_area, "latency_target": args.latency_target,
                   "cost_model": COST_MODEL_VERSION, "mapper_objective": list(mappers)}
         created = not db.exists()
-        store = EvalStore(db, config=config, resume=args.resume)
+        store = EvalStore(db, config=config, resume=args.resume)  # a bad --db fails here, before the slow part
         try:
+            ctx.sensitivity = _sensitivity(args, graph, formats)
             res = run_search(ctx, generations=args.generations, pop=args.pop, seed=args.seed, store=store,
                              workers=args.workers, dask=args.dask, baselines=not args.no_baselines)
         except ArchsimError:
@@ -68,6 +69,20 @@ def search_command(args) -> int:
     if args.json:
         print(json.dumps(res.to_dict()))
     return 0
+
+
+def _check_writable(out: Path) -> None:
+    """``--out`` must take files before the search runs, not after (the folder is made if it is missing)."""
+    import tempfile
+
+    from archsim import ArchsimError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".archsim-write-check-"):
+            pass
+    except OSError as exc:
+        raise ArchsimError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _sensitivity(args, graph, formats):

@@ -3,6 +3,7 @@ completes), dispatched in-process, to a local process pool (``workers``) or to a
 scheduler address)."""
 from __future__ import annotations
 
+import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
@@ -13,10 +14,37 @@ from archsim.search.space import genome_hash
 from archsim.search.store import EvalStore
 
 _WORKER_CTX = None
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(ctx):
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when the search process does, however it ends (kill -9 included): the
+    kernel sends SIGKILL when the parent exits (prctl PR_SET_PDEATHSIG, Linux), and a watcher thread exits the
+    worker once it is re-parented (other systems, and a parent that died before the prctl call)."""
+    import ctypes
+    import signal
+    import threading
+    import time
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _init_worker(ctx, parent_pid: int):
+    import signal
+
     global _WORKER_CTX
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; workers end with it
+    _die_with_parent(parent_pid)
     _WORKER_CTX = ctx
 
 
@@ -44,11 +72,11 @@ class Evaluator:
                 raise ArchsimError(f"dask: cannot connect to the scheduler at {dask!r}: {exc}") from None
             self._ctx_future = self.client.scatter(ctx, broadcast=True)
         elif workers and workers > 1:
-            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,))
+            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx, os.getpid()))
 
-    def close(self):
+    def close(self, *, wait: bool = True):
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(wait=wait, cancel_futures=not wait)
         if self.client is not None:
             self.client.close()
 

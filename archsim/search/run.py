@@ -8,6 +8,7 @@ genome is served from the store, and it reaches the same front.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -131,12 +132,24 @@ def seed_population(space: SearchSpace, pop: int, seed: int) -> np.ndarray:
     return X
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def check_run_args(*, generations: int, pop: int, seed: int, workers: int = 0) -> None:
-    """The run parameters of ``run_search``, checked before anything is evaluated or stored."""
+    """The run parameters of ``run_search``, checked before anything is evaluated or stored. Worker processes
+    are bounded by the CPUs available: more only multiplies memory (each holds the model and its mappings)
+    without speed."""
     for name, value, low in (("generations", generations, 1), ("pop", pop, 2), ("seed", seed, 0),
                              ("workers", workers, 0)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ArchsimError(f"{name}: must be an integer ≥ {low}, got {value!r}")
+    if workers > available_cpus():
+        raise ArchsimError(f"workers: at most the {available_cpus()} CPUs this process may use, got {workers}")
 
 
 def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: int = 0, store: EvalStore | None = None,
@@ -194,9 +207,12 @@ def run_search(ctx: EvalContext, *, generations: int = 10, pop: int = 24, seed: 
 
     try:
         minimize(problem, algo, ("n_gen", generations), seed=seed, callback=callback, verbose=False)
-    finally:
+    except BaseException:  # Ctrl-C included: drop queued work, do not wait for it
         bar.close()
-        evaluator.close()
+        evaluator.close(wait=False)
+        raise
+    bar.close()
+    evaluator.close()
     F = np.array([r["F"] for _, r in archive])
     feas = np.array([all(g <= 0 for g in r["G"]) for _, r in archive])
     seen, uniq = set(), []

@@ -11,6 +11,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from archsim.errors import ArchsimError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS evaluations (
@@ -29,16 +31,22 @@ CREATE TABLE IF NOT EXISTS generations (gen INTEGER PRIMARY KEY, n_evals INTEGER
 class EvalStore:
     def __init__(self, path: str | Path, *, config: dict | None = None, resume: bool = False):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ArchsimError(f"--db {self.path}: is a folder; name a database file (e.g. {self.path}/search.sqlite)")
         exists = self.path.exists()
         if exists and not resume:
             raise FileExistsError(f"{self.path} exists: pass --resume to continue that search, or another --db")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(str(self.path))
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("PRAGMA synchronous=NORMAL")
-        self.con.executescript(SCHEMA)
-        if config is not None:
+        try:
+            self.con = sqlite3.connect(str(self.path))
+            self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA synchronous=NORMAL")
+            self.con.executescript(SCHEMA)
             old = self.meta("config")
+        except sqlite3.DatabaseError as exc:
+            raise ArchsimError(f"--db {self.path}: not a search database ({exc})") from None
+        if config is not None:
+            config = json.loads(json.dumps(config, sort_keys=True))  # tuples → lists, as stored
             text = json.dumps(config, sort_keys=True)
             if old is not None and old != text:
                 before = json.loads(old)

@@ -1,0 +1,207 @@
+"""Reliability: bounded resources, no orphans, no silent wrong answers, one line for bad input, Ctrl-C.
+
+Each test reproduces a failure found by trying the tool as a new user would (issue 19) and fails without
+its fix."""
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from archsim import ArchsimError, load_hw, simulate
+from archsim.cli import main
+from archsim.errors import ConfigError
+from archsim.search import EvalStore
+from archsim.search.run import available_cpus, check_run_args
+from workloads import WorkloadError, load_workload
+
+ARCHSIM = [sys.executable, "-m", "archsim"]
+
+
+def _run(args, **kw):
+    return subprocess.run(ARCHSIM + args, capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
+
+
+def _one_line(stderr: str) -> str:
+    """The one message line of stderr, progress bars (tqdm: ``name:  40%|████ …``) aside."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and not re.match(r"^[\w ]+:\s*\d+%\|", ln)]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def test_worker_count_is_bounded_by_the_cpus():
+    check_run_args(generations=1, pop=4, seed=0, workers=available_cpus())
+    with pytest.raises(ArchsimError, match=f"workers: at most the {available_cpus()} CPUs"):
+        check_run_args(generations=1, pop=4, seed=0, workers=10000)
+    t0 = time.perf_counter()
+    r = _run(["search", "--model", "fashion_cnn", "--generations", "1", "--pop", "4", "--no-baselines",
+              "--precision-only", "--workers", "10000", "--out", "/tmp/archsim-never-written"])
+    assert r.returncode == 2 and "workers: at most" in _one_line(r.stderr)
+    assert time.perf_counter() - t0 < 60 and not Path("/tmp/archsim-never-written/search.sqlite").exists()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_fixed_shape_models_refuse_batch_and_input_shape(tmp_path, suffix):
+    """A layer-graph JSON or SCALE-Sim CSV has its shapes written in it: --batch 8 was ignored and batch-1
+    MACs reported."""
+    g = load_workload("lenet5")
+    path = tmp_path / f"net{suffix}"
+    if suffix == ".json":
+        g.to_json(path)
+    else:
+        from workloads.scalesim import to_scalesim_csv
+
+        to_scalesim_csv(g, path)
+    with pytest.raises(WorkloadError, match="--batch 8 cannot change"):
+        load_workload(str(path), batch=8)
+    with pytest.raises(WorkloadError, match="--input-shape cannot change"):
+        load_workload(str(path), (1, 32, 32))
+    r = _run(["simulate", "--model", str(path), "--batch", "8", "--json"])
+    assert r.returncode == 2 and "--batch 8 cannot change" in _one_line(r.stderr)
+    assert load_workload(str(path)).layers()  # without them it loads
+
+
+@pytest.mark.parametrize("key", ["buffers.weight.kib", "dram.energy_pj_per_bit", "clock_mhz", "dram.latency_ns"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_non_finite_hardware_values_are_refused(key, value):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_hw("default").with_overrides({key: value})
+    r = _run(["simulate", "--model", "lenet5", "--set", f"{key}={value}", "--json"])
+    assert r.returncode == 2 and key in _one_line(r.stderr) and "Infinity" not in r.stdout
+
+
+def test_db_that_is_a_folder_or_not_sqlite_gets_one_line(tmp_path):
+    with pytest.raises(ArchsimError, match="is a folder"):
+        EvalStore(tmp_path, config={"a": 1}, resume=True)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("this is not a database\n" * 100)
+    with pytest.raises(ArchsimError, match="not a search database"):
+        EvalStore(junk, config={"a": 1}, resume=True)
+    for db in (tmp_path, junk):
+        r = _run(["search", "--model", "fashion_cnn", "--generations", "1", "--pop", "4", "--no-baselines",
+                  "--precision-only", "--db", str(db), "--resume", "--out", str(tmp_path / "out")])
+        assert r.returncode == 2 and "--db" in _one_line(r.stderr), r.stderr
+
+
+def test_resume_refusal_names_only_what_changed(tmp_path):
+    config = {"model": "m", "objectives": ("latency", "error"), "formats": ("int8", "dybit4"), "seed": 0}
+    EvalStore(tmp_path / "s.sqlite", config=config).close()
+    EvalStore(tmp_path / "s.sqlite", config=config, resume=True).close()  # the same configuration resumes
+    with pytest.raises(ValueError, match=r"\(seed differ\)"):
+        EvalStore(tmp_path / "s.sqlite", config={**config, "seed": 1}, resume=True)
+
+
+def test_unwritable_out_is_refused_before_the_search(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    t0 = time.perf_counter()
+    r = _run(["search", "--model", "fashion_cnn", "--generations", "3", "--pop", "8", "--no-baselines",
+              "--precision-only", "--out", str(blocker / "out")])
+    assert r.returncode == 2 and "--out" in _one_line(r.stderr)
+    assert "evaluations" not in r.stdout and time.perf_counter() - t0 < 60
+
+
+def test_trace_slices_never_overlap_in_whole_nanoseconds():
+    """At 980 MHz, rounding each slice's start and length separately made 105 one-nanosecond overlaps."""
+    r = simulate(load_workload("resnet18"), "server", "dybit4", trace=True)
+    rows = {}
+    for e in r.trace["traceEvents"]:
+        if e.get("ph") == "X":
+            start = round(e["ts"] * 1000)
+            rows.setdefault(e["tid"], []).append((start, start + round(e["dur"] * 1000)))
+    assert sum(len(v) for v in rows.values()) > 500
+    for slices in rows.values():
+        slices.sort()
+        assert all(b[0] >= a[1] for a, b in zip(slices, slices[1:], strict=False))
+
+
+def test_demo_without_data_gives_one_line(monkeypatch, tmp_path, capsys):
+    import workloads.data as data
+
+    monkeypatch.setattr(data, "FASHION_DIRS", (str(tmp_path / "none"),))
+    monkeypatch.delenv(data.FASHION_ENV, raising=False)
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err
+    assert "Fashion-MNIST not found" in _one_line(err) and "dataset-fashion-mnist" in err
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _rows(db: Path) -> int:
+    """Rows stored so far, read-only (connecting read-write would create the file before the search does)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
+        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+SEARCH = ["search", "--model", "fashion_cnn", "--generations", "40", "--pop", "16", "--no-baselines",
+          "--seed", "3", "--objectives", "latency,energy,error"]
+
+
+def test_pool_workers_die_with_a_killed_search(tmp_path):
+    """kill -9 of a `--workers 2` search left its pool workers running (parent PID 1, ~250 MB each)."""
+    proc = subprocess.Popen(ARCHSIM + SEARCH + ["--workers", "2", "--out", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (_rows(tmp_path / "search.sqlite") < 5 or len(_children(proc.pid)) < 2):
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert proc.poll() is None and len(workers) >= 2, proc.stderr.read() if proc.poll() is not None else workers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path):
+    proc = subprocess.Popen(ARCHSIM + SEARCH + ["--out", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and _rows(tmp_path / "search.sqlite") < 20 and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    line = _one_line(err)
+    assert "interrupted" in line and "--resume" in line and str(tmp_path / "search.sqlite") in line
+    stored = _rows(tmp_path / "search.sqlite")
+    assert stored >= 20
+    con = sqlite3.connect(str(tmp_path / "search.sqlite"))
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    res = _run(SEARCH + ["--out", str(tmp_path), "--resume"])  # the command the line gives
+    assert res.returncode == 0, res.stderr
+    new = int(res.stdout.split(" new evaluations")[0].split(";")[-1].strip())
+    assert new + stored == _rows(tmp_path / "search.sqlite")  # nothing evaluated twice
+    assert json.loads((tmp_path / "front.json").read_text())["front"]
