@@ -91,6 +91,13 @@ def _check_node(name, node: dict) -> None:
             bad("macs", node["macs"], f"gemm batch·M·N·K = {gm['batch'] * gm['M'] * gm['N'] * gm['K']:,}")
         if node["op"] == "conv" and node["kernel"] is None:
             bad("kernel", None, "a list of integers ≥ 1 for a conv")
+        if node["act_out_elems"] != gm["batch"] * gm["M"] * gm["N"]:  # every output element is one GEMM output
+            bad("act_out_elems", node["act_out_elems"], f"gemm batch·M·N = {gm['batch'] * gm['M'] * gm['N']:,}")
+    n_out = 1
+    for d in node["out_shape"]:
+        n_out *= d
+    if node["op"] != "input" and node["act_out_elems"] != n_out:  # a hand edit of one field but not the other
+        bad("act_out_elems", node["act_out_elems"], f"the product of out_shape {list(node['out_shape'])} = {n_out:,}")
 
 
 class LayerGraph:

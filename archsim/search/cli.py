@@ -67,7 +67,7 @@ def search_command(args) -> int:
         print(f"no evaluated design meets the constraints; the closest ({res.closest['hash']}) misses: {miss}")
     print("wrote " + ", ".join(str(p) for p in files.values()))
     if args.json:
-        print(json.dumps(res.to_dict()))
+        print(json.dumps(res.to_dict(timing=True)))
     return 0
 
 

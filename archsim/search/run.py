@@ -47,10 +47,13 @@ class SearchResult:
     ref: dict = field(default_factory=dict)
     closest: dict | None = None  # when nothing met the constraints: the evaluated design nearest to them
 
-    def to_dict(self) -> dict:
-        return {"objectives": list(self.objectives), "front": self.front, "hv_history": self.hv_history,
-                "baselines": self.baselines, "n_evals": self.n_evals, "n_cached": self.n_cached,
-                "seconds": self.seconds, "normalisation": self.ref, "closest_infeasible": self.closest}
+    def to_dict(self, *, timing: bool = False) -> dict:
+        """The result as JSON-ready data; wall-clock seconds only with ``timing`` (files written from it are
+        then byte-identical for the same seed)."""
+        d = {"objectives": list(self.objectives), "front": self.front, "hv_history": self.hv_history,
+             "baselines": self.baselines, "n_evals": self.n_evals, "n_cached": self.n_cached,
+             "normalisation": self.ref, "closest_infeasible": self.closest}
+        return {**d, "seconds": self.seconds} if timing else d
 
     def __repr__(self) -> str:
         return (f"SearchResult({len(self.front)} designs on the front over {', '.join(self.objectives)}; "

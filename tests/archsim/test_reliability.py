@@ -205,3 +205,31 @@ def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path):
     new = int(res.stdout.split(" new evaluations")[0].split(";")[-1].strip())
     assert new + stored == _rows(tmp_path / "search.sqlite")  # nothing evaluated twice
     assert json.loads((tmp_path / "front.json").read_text())["front"]
+
+
+def _tree(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "timing.json" and not p.name.startswith("search.sqlite")}
+
+
+def test_same_seed_gives_byte_identical_search_outputs(tmp_path):
+    args = ["search", "--model", "fashion_cnn", "--generations", "3", "--pop", "8", "--seed", "5",
+            "--objectives", "latency,energy,error"]
+    for run in ("a", "b"):
+        r = _run(args + ["--out", str(tmp_path / run)])
+        assert r.returncode == 0, r.stderr
+    a, b = _tree(tmp_path / "a"), _tree(tmp_path / "b")
+    assert {"front.json", "front.csv"} <= set(a) and a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+    assert "seconds" not in json.loads(a["front.json"])
+
+
+def test_rerunning_the_demo_changes_no_file_but_its_timing(tmp_path):
+    """`make demo` on an unchanged tree rewrote tracked files (its wall-clock time in the index, the summary and
+    the search front)."""
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    first = _tree(tmp_path / "demo")
+    assert (tmp_path / "demo" / "timing.json").exists()
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    second = _tree(tmp_path / "demo")
+    assert first.keys() == second.keys() and [k for k in first if first[k] != second[k]] == []
