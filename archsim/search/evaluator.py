@@ -4,6 +4,7 @@ scheduler address)."""
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
@@ -14,6 +15,8 @@ from archsim.search.space import genome_hash
 from archsim.search.store import EvalStore
 
 _WORKER_CTX = None
+DASK_ATTEMPTS = 5  # submissions of one batch before the search gives up on a cluster that keeps losing workers
+DASK_WAIT_S = 60.0  # how long the search waits for a worker when none is connected
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -62,6 +65,8 @@ class Evaluator:
         self.n_requests = 0
         self.pool = None
         self.client = None
+        self.dask = dask
+        self.dask_retries = 0  # batches resubmitted after workers were lost
         self.eval_seconds = 0.0
         if dask:
             from dask.distributed import Client
@@ -70,7 +75,7 @@ class Evaluator:
                 self.client = Client(dask)
             except (OSError, ValueError, TypeError) as exc:  # unreachable, timed out, or not an address
                 raise ArchsimError(f"dask: cannot connect to the scheduler at {dask!r}: {exc}") from None
-            self._ctx_future = self.client.scatter(ctx, broadcast=True)
+            self._ctx_future = None  # the shared context is sent once workers are there (see _dask_evaluate)
         elif workers and workers > 1:
             self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx, os.getpid()))
 
@@ -79,6 +84,49 @@ class Evaluator:
             self.pool.shutdown(wait=wait, cancel_futures=not wait)
         if self.client is not None:
             self.client.close()
+
+    def _dask_evaluate(self, items) -> None:
+        """Evaluate on the cluster; survive the loss or restart of workers while one remains. A worker that dies
+        takes its tasks and its copy of the shared context with it: what did not finish is submitted again with
+        the context sent again (a restarted worker starts empty). Finished results are recorded as they come."""
+        from concurrent.futures import CancelledError
+
+        from dask.distributed import KilledWorker
+        from dask.distributed import as_completed as dask_completed
+
+        pending, last = dict(items), None
+        for _attempt in range(DASK_ATTEMPTS):
+            self._await_dask_workers()
+            if self._ctx_future is None:
+                self._ctx_future = self.client.scatter(self.ctx, broadcast=True)
+            futs = {self.client.submit(evaluate, self._ctx_future, x, pure=False): (h, x)
+                    for h, x in pending.items()}
+            for fut in dask_completed(list(futs)):
+                h, x = futs[fut]
+                try:
+                    res = fut.result()
+                except (CancelledError, KilledWorker, OSError) as exc:  # a worker or its data was lost
+                    last = exc
+                    continue
+                self._record(h, x, res)
+                pending.pop(h)
+            if not pending:
+                return
+            self.dask_retries += 1
+            self._ctx_future = None  # it may have died with the worker: send it again
+        raise ArchsimError(f"dask: {len(pending)} evaluations were lost with their workers {DASK_ATTEMPTS} times "
+                           f"({type(last).__name__}); finished ones are stored: rerun with --resume")
+
+    def _await_dask_workers(self) -> None:
+        if self.client.scheduler_info().get("workers"):
+            return
+        print(f"dask: no worker is connected to {self.dask}; waiting up to {DASK_WAIT_S:.0f} s for one",
+              file=sys.stderr)
+        try:
+            self.client.wait_for_workers(1, timeout=DASK_WAIT_S)
+        except (TimeoutError, OSError):
+            raise ArchsimError(f"dask: no worker connected to {self.dask} within {DASK_WAIT_S:.0f} s; finished "
+                               f"evaluations are stored: start workers and rerun with --resume") from None
 
     def _record(self, h, x, res):
         self.cache[h] = res
@@ -99,12 +147,7 @@ class Evaluator:
         if todo:
             items = list(todo.items())
             if self.client is not None:
-                from dask.distributed import as_completed as dask_completed
-
-                futs = {self.client.submit(evaluate, self._ctx_future, x, pure=False): (h, x) for h, x in items}
-                for fut in dask_completed(list(futs)):
-                    h, x = futs[fut]
-                    self._record(h, x, fut.result())
+                self._dask_evaluate(items)
             elif self.pool is not None:
                 futs = {self.pool.submit(_worker_eval, x): (h, x) for h, x in items}
                 for fut in as_completed(futs):

@@ -298,3 +298,63 @@ def test_mapping_policy_as_a_gene(cnn):
     for bad in (("latency", "edp"), ("energy", "energy")):
         with pytest.raises(ArchsimError, match="search mapper objectives"):
             SearchSpace(layers, mapper_objectives=bad)
+
+
+def test_dask_search_survives_the_restart_of_its_only_worker(cnn, tmp_path):
+    """Losing the only worker (a nanny restarts it) ended the search with FutureCancelledError: the shared
+    context had been sent once and died with the worker. Now the lost evaluations are resubmitted with the
+    context sent again; the front equals an in-process run's and the store holds each genome once."""
+    import threading
+
+    from dask.distributed import Client, LocalCluster
+
+    g, layers = cnn
+    ref = run_search(_ctx(g, layers), generations=6, pop=12, seed=7, baselines=False, des_front=False,
+                     progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster, Client(cluster) as client:
+        pid = next(iter(client.run(os.getpid).values()))
+        db, out = tmp_path / "s.sqlite", {}
+
+        def search():  # SQLite connections belong to the thread that opens them
+            store = EvalStore(db, config={"t": 1})
+            out["res"] = run_search(_ctx(g, layers), generations=6, pop=12, seed=7, baselines=False,
+                                    des_front=False, progress=False, dask=cluster.scheduler_address, store=store)
+            out["rows"] = store.rows()
+
+        t = threading.Thread(target=search)
+        t.start()
+        deadline = time.time() + 120
+        while _rows_ro(db) < 15 and time.time() < deadline:
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+        t.join(timeout=300)
+        assert not t.is_alive() and "res" in out
+        assert next(iter(client.run(os.getpid).values())) != pid  # the nanny started a new worker
+    key = [(f["hash"], f["values"]) for f in ref.front]
+    assert key == [(f["hash"], f["values"]) for f in out["res"].front]
+    assert len(out["rows"]) == len({r["hash"] for r in out["rows"]}) >= 15
+
+
+def _rows_ro(db) -> int:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
+        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+def test_dask_search_without_workers_waits_then_says_so_in_one_line(cnn, monkeypatch, capsys):
+    from dask.distributed import LocalCluster
+
+    import archsim.search.evaluator as evaluator
+
+    g, layers = cnn
+    monkeypatch.setattr(evaluator, "DASK_WAIT_S", 2.0)
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None, processes=True) as cluster:
+        with pytest.raises(ArchsimError, match="dask: no worker connected to .* within 2 s; .*--resume"):
+            run_search(_ctx(g, layers), generations=1, pop=4, progress=False, baselines=False, des_front=False,
+                       dask=cluster.scheduler_address)
+    assert "waiting up to 2 s" in capsys.readouterr().err
