@@ -1,7 +1,8 @@
 """Every evaluation persisted as it completes, in an embedded SQLite database (one row per genome).
 
 Rows are committed one by one (WAL journal), so a search killed at any moment — Ctrl-C or kill -9 — loses
-at most the evaluation in flight; ``--resume`` reloads the rows and the search replays deterministically,
+at most the evaluations in flight (one per worker: a result is stored as soon as it reaches the search
+process); ``--resume`` reloads the rows and the search replays deterministically,
 serving every known genome from the database: nothing lost, nothing evaluated twice.
 """
 from __future__ import annotations

@@ -358,3 +358,22 @@ def test_dask_search_without_workers_waits_then_says_so_in_one_line(cnn, monkeyp
             run_search(_ctx(g, layers), generations=1, pop=4, progress=False, baselines=False, des_front=False,
                        dask=cluster.scheduler_address)
     assert "waiting up to 2 s" in capsys.readouterr().err
+
+
+def test_resume_reuses_the_stored_baselines(cnn, tmp_path, monkeypatch):
+    import archsim.search.run as run
+
+    g, layers = cnn
+    db = tmp_path / "s.sqlite"
+    first = run_search(_ctx(g, layers), generations=2, pop=8, seed=1, des_front=False, progress=False,
+                       store=EvalStore(db, config={"t": 1}))
+
+    def forbidden(*a, **k):
+        raise AssertionError("baseline evaluated again on resume")
+
+    monkeypatch.setattr(run, "random_search", forbidden)
+    monkeypatch.setattr(run, "greedy_lowering", forbidden)
+    again = run_search(_ctx(g, layers), generations=2, pop=8, seed=1, des_front=False, progress=False,
+                       store=EvalStore(db, config={"t": 1}, resume=True))
+    assert again.baselines == first.baselines and first.baselines["random"]
+    assert [f["hash"] for f in again.front] == [f["hash"] for f in first.front]
