@@ -18,9 +18,12 @@ folds and the loads of the stationary operand; the array's microarchitecture (``
 OS block ⌈K/f⌉ + rows + cols − 2; ``bitfusion`` (per-unit weight buffers) charges only the streaming and
 one fill/drain per layer.
 
-Temporal (tiling search). Over tile sizes (M_t, N_t, K_t) and two loop orders — ``k_inner`` (outputs stay
-in the output buffer while the reduction streams) and ``m_inner`` (a weight tile stays while all output
-rows stream; partial sums spill to DRAM when they do not fit) — pick among the legal tilings (each tile ≤
+Temporal (tiling search). Over tile sizes (M_t, N_t, K_t) and three loop orders — ``k_inner`` (outputs stay
+in the output buffer while the reduction streams), ``m_inner`` (a weight tile stays while all output rows
+stream, consecutive row tiles sharing their halo rows; partial sums spill to DRAM when they do not fit) and
+``input_resident`` (an output-row tile's inputs over the whole reduction stay while every weight tile
+streams past them; a weight set that fits one tile is read once in ``m_inner``) — pick among the legal
+tilings (each tile ≤
 its buffer's tile capacity, half the buffer when double-buffered) the one with the lowest analytic latency
 (``analytic_cycles``: compute or decode, the DRAM channels' occupancy, each DMA engine's per-tile access
 latency and channel striping, single-buffered loads alternating with compute, the exposed first load and
@@ -65,6 +68,7 @@ class Mapping:
     sram_bits: dict  # bits moved per buffer: weight_rd, weight_wr, input_rd, input_wr, output_rd, output_wr
     decode_values: int
     decoder_cycles: int
+    dram_floor_bytes: int = 0  # compulsory traffic: every weight, used input and output moved once
     steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.int64), repr=False)  # DES tile schedule
 
     @property
@@ -94,6 +98,31 @@ def _split_sum(full, tile, unit):
 
 
 OBJECTIVES = ("latency", "energy", "traffic")
+ORDERS = ("k_inner", "m_inner", "input_resident")  # loop orders of the DRAM↔buffer level (rows of the arrays)
+
+
+def used_input_fraction(layer: dict) -> float:
+    """The fraction of a conv's input pixels that some output reads: a strided conv whose kernel is shorter than
+    its stride (the 1×1 stride-2 downsamples) or a dilated one skips rows and columns, and the DMA fetches only
+    the pixels it uses. Activations are stored NHWC (channels contiguous), so a used pixel is one contiguous
+    run of its channels and a skipped one costs nothing. Exact: the union of o·s + j·d − p over the outputs o
+    and kernel taps j, within the input."""
+    if layer["op"] != "conv" or not layer.get("in_shapes"):
+        return 1.0
+    frac = 1.0
+    for axis in (0, 1):  # height, width
+        size = layer["in_shapes"][0][2 + axis]
+        out = layer["out_shape"][2 + axis]
+        k, st = layer["kernel"][axis], layer["stride"][axis]
+        d = (layer.get("dilation") or (1, 1))[axis]
+        p = (layer.get("padding") or (0, 0))[axis]
+        if k * d >= st + d - 1 and d == 1:  # taps of neighbouring outputs touch: every covered row is read
+            first, last = max(-p, 0), min((out - 1) * st + (k - 1) * d - p, size - 1)
+            frac *= max(last - first + 1, 0) / size
+            continue
+        pos = (np.arange(out)[:, None] * st + np.arange(k)[None, :] * d - p).ravel()
+        frac *= np.unique(pos[(pos >= 0) & (pos < size)]).size / size
+    return frac
 
 
 def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
@@ -141,8 +170,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     ncols = Ng * gp  # output columns of one group pass
     # operand elements of one group pass
     w_elems = Kfull * Ng * gp
-    if op == "conv":
-        i_elems = layer["act_in_elems"] * gp // G
+    if op == "conv":  # the input pixels the convolution reads (a strided 1×1 reads a quarter of them)
+        i_elems = layer["act_in_elems"] * gp / G * used_input_fraction(layer)
     else:
         i_elems = M * Kfull
     o_elems = M * ncols
@@ -166,16 +195,23 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                        f"(smallest weight tile {w_tile.min():.0f} B, input {i_tile.min():.0f} B, "
                        f"output {o_tile.min():.0f} B)")
     W_tot, O_fin = w_elems * (ib if act_x_act else wb) / 8, o_elems * ob / 8
-    I_eff = i_elems * ib / 8 * np.where(n_m > 1, halo, 1.0)
+    I_once = i_elems * ib / 8
+    I_eff = I_once * np.where(n_m > 1, halo, 1.0)  # each output-row tile fetches its own halo rows
     # order k_inner (for m, n, k): outputs accumulate in the output buffer
     w1 = W_tot * np.where(n_n * n_k > 1, n_m, 1)
     i1 = I_eff * np.where(n_k > 1, n_n, 1)
     ps1 = np.zeros(len(KT))
-    # order m_inner (for n, k, m): a weight tile stays; partial sums spill when k and m are both tiled
+    # order m_inner (for n, k, m): a weight tile stays while the output rows stream; consecutive row tiles share
+    # their halo rows (the input buffer keeps the last kh − stride rows), so a pass reads each input row once;
+    # partial sums spill when k and m are both tiled
     w2 = np.full(len(KT), W_tot)
-    i2 = I_eff * np.where((n_m == 1) & (n_k == 1), 1, n_n)
+    i2 = I_once * np.where((n_m == 1) & (n_k == 1), 1, n_n)
     ps2 = np.where((n_k > 1) & (n_m > 1), M * NT * psb / 8 * (n_k - 1) * n_n, 0.0)
-    traffic = np.stack([w1 + i1, w2 + i2 + 2 * ps2])
+    # order input_resident (for m; for n, k): an output-row tile's inputs over the whole reduction stay in the
+    # input buffer while every weight tile streams past them: inputs read once, weights once per row tile
+    in_block = i_elems * (MT / M) * halo * ab / 8
+    w3, i3, ps3 = w1, I_eff, ps1
+    traffic = np.stack([w1 + i1, w2 + i2 + 2 * ps2, w3 + i3])
     # the array's work over all folds, exact over remainder tiles; the microarchitecture prices its overheads
     if df == "ws":  # a weight fold stays while the tile's M output rows stream
         red_folds = _split_sum(kred, KT, R * f)
@@ -190,9 +226,9 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     else:  # an output block stays while the whole reduction streams; m_inner drains it once per K tile
         blocks = _split_sum(M, MT, R) * _split_sum(ncols, NT, C)
         stream = np.ceil(kred * T / f)
-        work = FoldWork(blocks * stream, np.stack([blocks, blocks * n_k]), 0, n_gpass)
+        work = FoldWork(blocks * stream, np.stack([blocks, blocks * n_k, blocks]), 0, n_gpass)
         folds = blocks * n_k
-    cyc = np.broadcast_to(array_model(hw).cycles(work, R, C), (2, len(KT)))
+    cyc = np.broadcast_to(array_model(hw).cycles(work, R, C), (len(ORDERS), len(KT)))
     big = 1e30
     if objective not in OBJECTIVES:
         raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
@@ -209,14 +245,14 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     dec_vals_all = (w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)
     dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
     # every candidate in both loop orders at once: rows of (2 × candidates) arrays
-    W_rd, I_rd, PS = (np.stack([a, b]) * n_gpass for a, b in ((w1, w2), (i1, i2), (ps1, ps2)))
+    W_rd, I_rd, PS = (np.stack(rows) * n_gpass for rows in ((w1, w2, w3), (i1, i2, i3), (ps1, ps2, ps3)))
     o_wr = O_fin * n_gpass
     # the output buffer takes a partial sum per reduction fold (WS, IS) or per reduction tile of the m_inner
     # order (OS)
     if df in ("ws", "is"):
         o_acc = M * ncols * n_gpass * _split_sum(kred, KT, R * f) * T
     else:
-        o_acc = M * ncols * n_gpass * np.stack([np.ones(len(KT)), n_k])
+        o_acc = M * ncols * n_gpass * np.stack([np.ones(len(KT)), n_k, np.ones(len(KT))])
 
     def at(a, sel):  # a scalar, per-candidate (n,) or per-(order, candidate) (2, n) array at the selected pairs
         nd = np.ndim(a)
@@ -231,7 +267,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                 "output_rd": acc * psb + o_wr * 8, "output_wr": acc * psb}
 
     wb_ratio = wb / ib if act_x_act else 1.0  # buffers hold the narrowed operand
-    fit2 = np.stack([fits, fits])
+    fit2 = np.stack([fits, fits, fits & (n_k > 1) & (n_n > 1) & (in_block <= hw.tile_capacity_bytes("input"))])
     if objective == "traffic":
         score = np.where(fit2, traffic, big)
         oi, ci = np.unravel_index(np.argmin(np.where(score <= score.min() * (1 + 1e-9), cyc, big)), cyc.shape)
@@ -254,7 +290,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                 energy = np.where(energy <= energy.min() * (1 + 1e-9), latency[sel], big)
             k = int(np.argmin(energy))
         oi, ci = sel[0][k], sel[1][k]
-    order = ("k_inner", "m_inner")[oi]
+    order = ORDERS[oi]
     compute = int(cyc[oi, ci])
     w_rd, i_rd, ps = float(W_rd[oi, ci]), float(I_rd[oi, ci]), float(PS[oi, ci])
     macs = layer["macs"]
@@ -268,6 +304,9 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                  "n_g": n_gpass}, order, macs, compute, int(folds[ci]) * n_gpass, util,
                 {"weight": int(round(w_rd)), "input": int(round(i_rd)), "psum": int(round(ps))},
                 {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles)
+    in_elems = layer["act_in_elems"] * used_input_fraction(layer) if op == "conv" else M * Kfull * G
+    w_bits_dram = ib if act_x_act else wb
+    m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_bits_dram + in_elems * ib + M * Ng * G * ob) / 8)
     m.steps = _steps(m)
     return m
 

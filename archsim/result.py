@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 LAYER_FIELDS = ["name", "op", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_read_bytes",
-                "dram_write_bytes", "energy_j", "w_format", "a_format", "latency_s", "utilization", "bound",
+                "dram_write_bytes", "dram_floor_bytes", "dram_over_floor",
+                "energy_j", "w_format", "a_format", "latency_s", "utilization", "bound",
                 "fusion", "analytic_cycles", "decoder_stall_cycles", "loop_order", "weight_port_load",
                 "input_port_load", "output_port_load"]
 TOTAL_FIELDS = ["cycles", "latency_s", "energy_j", "area_mm2", "dram_read_bytes", "dram_write_bytes",
+                "dram_floor_bytes",
                 "utilization", "macs", "compute_cycles", "stall_cycles", "analytic_cycles", "lower_bound_cycles",
                 "serial_bound_cycles", "energy_breakdown_j", "area_breakdown_mm2", "events", "sram_port_load_peak"]
 
@@ -25,6 +27,14 @@ def _port_lines(peak: dict | None) -> list:
         line += (f" Above 1 ({', '.join(over)}), the schedule needs more SRAM bandwidth than the buffer's banks × "
                  "width give; the simulated timing does not include that limit.")
     return [line, ""]
+
+
+def _over_floor(rec: dict) -> str:
+    """DRAM traffic ÷ its compulsory floor (results saved before the floor existed have none)."""
+    floor = rec.get("dram_floor_bytes")
+    if not floor:
+        return "—"
+    return f"{(rec['dram_read_bytes'] + rec['dram_write_bytes']) / floor:.2f}×"
 
 
 def _clean(v):
@@ -96,27 +106,31 @@ class SimResult:
         eb = t["energy_breakdown_j"]
         lines = [f"### {self.model} on `{self.hw.name}` ({self.engine})", "",
                  f"{self.hw!r}", "",
-                 "| latency | energy | area | utilisation | DRAM read | DRAM write | compute / stall cycles |",
-                 "|---|---|---|---|---|---|---|",
+                 "| latency | energy | area | utilisation | DRAM read | DRAM write | DRAM ÷ floor | compute / stall "
+                 "cycles |",
+                 "|---|---|---|---|---|---|---|---|",
                  f"| {t['latency_s'] * 1e3:.3f} ms | {t['energy_j'] * 1e3:.3f} mJ | {t['area_mm2']:.2f} mm² | "
                  f"{t['utilization']:.1%} | {t['dram_read_bytes'] / 1e6:.2f} MB | {t['dram_write_bytes'] / 1e6:.2f} MB"
-                 f" | {t['compute_cycles']:,.0f} / {t['stall_cycles']:,.0f} |", "",
+                 f" | {_over_floor(t)} | {t['compute_cycles']:,.0f} / {t['stall_cycles']:,.0f} |", "",
+                 "DRAM floor: every weight, every input pixel a layer reads and every output moved once"
+                 + (f" ({t['dram_floor_bytes'] / 1e6:.2f} MB)" if t.get("dram_floor_bytes") else "") + ".", "",
                  "Energy: " + ", ".join(f"{k} {v * 1e6:.1f} µJ" for k, v in eb.items()), "",
                  f"Cycles: {self.engine} {t['cycles']:,.0f}"
                  + (f"; analytic {t['analytic_cycles']:,.0f}" if self.engine != "analytic" else "")
                  + f"; lower bound {t['lower_bound_cycles']:,.0f}; serialised bound {t['serial_bound_cycles']:,.0f}.",
                  "", *_port_lines(t.get("sram_port_load_peak")),
-                 "| layer | op | W/A | MACs | cycles | compute | stall | util | bound | DRAM r/w (kB) | energy (µJ) |",
-                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+                 "| layer | op | W/A | MACs | cycles | compute | stall | util | bound | DRAM r/w (kB) | ÷ floor | "
+                 "energy (µJ) |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(self.layers):
             if max_rows is not None and i >= max_rows:
-                lines.append(f"| … {len(self.layers) - max_rows} more layers | | | | | | | | | | |")
+                lines.append(f"| … {len(self.layers) - max_rows} more layers | | | | | | | | | | | |")
                 break
             wa = f"{r['w_format']}/{r['a_format']}" if r["w_format"] else r["a_format"]
             lines.append(f"| {r['name']} | {r['op']} | {wa} | {r['macs']:,} | {r['cycles']:,.0f} | "
                          f"{r['compute_cycles']:,.0f} | {r['stall_cycles']:,.0f} | {r['utilization']:.1%} | "
                          f"{r['bound']} | {r['dram_read_bytes'] / 1e3:.1f} / {r['dram_write_bytes'] / 1e3:.1f} | "
-                         f"{r['energy_j'] * 1e6:.2f} |")
+                         f"{_over_floor(r)} | {r['energy_j'] * 1e6:.2f} |")
         return "\n".join(lines)
 
     def save_trace(self, path: str | Path) -> None:

@@ -42,7 +42,9 @@ ENGINES = ("des", "analytic")
 # 6: analytic DMA tiles striped over one channel per 64 bytes, in whole cycles (as the DES's DRAM).
 # 7: array microarchitectures (Bit Fusion's array: no per-fold weight load or fill/drain), power-of-two fusion,
 #    outputs requantised to their consumers' activation width.
-COST_MODEL_VERSION = 7
+# 8: mapper loop orders: input_resident added, m_inner shares halo rows between consecutive row tiles; strided
+#    and dilated convs fetch only the input pixels they use; the compulsory-traffic floor is reported.
+COST_MODEL_VERSION = 8
 ARRAY_OPS = ("conv", "linear", "matmul")
 BUFFERS = ("weight", "input", "output")
 
@@ -155,6 +157,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                        im2col=m.im2col, tiles=dict(m.tiles), loop_order=m.order, folds=m.fold_count)
             steps, sram_bits, vec = m.steps, m.sram_bits, 0
             dram_rd, dram_wr = m.dram_read_bytes, m.dram_write_bytes
+            floor = m.dram_floor_bytes
         else:
             in_b, bits = input_bits(graph, name, out_bits, default=8), out_bits[name]
             m = cost = None
@@ -167,11 +170,13 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                 dram_wr = math.ceil(d["act_out_elems"] * bits / 8)
                 cycles = math.ceil(max(vec, d["act_out_elems"]) / hw.array.cols)
             rec.update(a_format=f"{bits}-bit", fusion=0)
+            floor = dram_rd + dram_wr  # a vector layer reads its inputs and writes its output once
             steps = np.array([[0, dram_rd, 0, cycles, 0, dram_wr, 0]], dtype=np.int64)
             sram_bits = {"output_rd": dram_rd * 8, "output_wr": dram_wr * 8}
         tot = [int(v) for v in steps.sum(axis=0)]  # columns: w, i, psum rd, compute, decode, out, psum wr
         rec.update(compute_cycles_needed=tot[3], decoder_cycles=tot[4], dram_read_bytes=int(dram_rd),
-                   dram_write_bytes=int(dram_wr), sram_bits=sram_bits, vector_ops=vec)
+                   dram_write_bytes=int(dram_wr), dram_floor_bytes=int(floor), sram_bits=sram_bits, vector_ops=vec)
+        rec["dram_over_floor"] = (dram_rd + dram_wr) / floor if floor else 1.0
         # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
         rec["analytic_cycles"] = schedule_cycles(steps, hw)
         busy = int((np.maximum(steps[:, 3], steps[:, 4]) + np.where(steps[:, 4] > 0, dec_lat, 0)).sum())
@@ -243,6 +248,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         "area_breakdown_mm2": areas,
         "dram_read_bytes": int(sum(r["dram_read_bytes"] for r in records)),
         "dram_write_bytes": int(sum(r["dram_write_bytes"] for r in records)),
+        "dram_floor_bytes": int(sum(r["dram_floor_bytes"] for r in records)),
         "macs": int(total_macs),
         "compute_cycles": float(sum(r["compute_cycles"] for r in records)),
         "stall_cycles": float(sum(r["stall_cycles"] for r in records)),

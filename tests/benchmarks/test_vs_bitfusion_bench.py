@@ -11,9 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FILL = 16 + 32 - 2  # one fill/drain of the 16×32 array per layer
-# the mapper leaves half the columns idle: with a float32 scale per output channel a 32-column weight tile of
-# the full reduction is just over the 32 KiB half weight buffer; the layer is memory-bound, so it costs no time
-SCALE_BIT_TILES = {("SVHN", "fc6/MatMul"), ("LeNet-5", "fc1/MatMul")}
 # Bit Fusion's chosen spatial tiles (square, ow = oh = 2) overhang the 27×27 and 13×13 outputs and its
 # simulator charges the overhang: (28/27)² and (14/13)² times the closed form
 EDGE_TILES = {f"conv{i}_{s}/Convolution" for i in (2, 3, 4, 5) for s in "ab"}
@@ -52,11 +49,7 @@ def test_compute_cycles_are_bit_fusions_closed_form_plus_one_fill_drain(referenc
         for r in net["layers"]:
             layers += 1
             ours = mine[net["name"]]["layers"][r["name"]]
-            if (net["name"], r["name"]) in SCALE_BIT_TILES:
-                assert ours["compute_cycles"] == 2 * _closed_form(r) + FILL
-                assert ours["cycles"] > 2 * ours["compute_cycles"]  # hidden under the weight stream
-            else:
-                assert ours["compute_cycles"] == _closed_form(r) + FILL, (net["name"], r["name"])
+            assert ours["compute_cycles"] == _closed_form(r) + FILL, (net["name"], r["name"])
             if net["name"].startswith("AlexNet") and r["name"] in EDGE_TILES:
                 assert r["bitfusion"]["compute_cycles"] > _closed_form(r)
             else:  # everywhere else Bit Fusion's own tiling costs it no more than 3 % over the closed form
@@ -67,12 +60,12 @@ def test_compute_cycles_are_bit_fusions_closed_form_plus_one_fill_drain(referenc
 def test_recorded_comparison_with_bit_fusion(bench, reference, mine):
     cmp = bench.compare(reference, mine)
     s = cmp["summary"]
-    assert (s["layers"], s["within_5pct"]) == (91, 70)
+    assert (s["layers"], s["within_5pct"]) == (91, 72)
     assert 0.98 <= s["median_compute_ratio"] <= 1.02
     outside = {(net, layer) for net, layer, ratio in cmp["layer_ratios"] if abs(ratio - 1) > 0.05}
     tiny = {("SVHN", "fc8/MatMul"), ("CIFAR10", "fc8/MatMul"), ("LeNet-5", "fc2/MatMul")}  # 32-64 cycles + FILL
     alexnet_edges = {(n, layer) for n in ("AlexNet", "AlexNet (plain)") for layer in EDGE_TILES}
-    assert outside == SCALE_BIT_TILES | tiny | alexnet_edges
+    assert outside == tiny | alexnet_edges
     for name, n in cmp["networks"].items():
         # Bit Fusion's own rule (compute overlapped with DRAM at 192 bits a cycle) on the bytes we move gives our
         # totals: the totals differ by the bytes moved (its 32-bit outputs through DRAM), not by the timing
