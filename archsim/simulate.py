@@ -158,6 +158,8 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
             steps, sram_bits, vec = m.steps, m.sram_bits, 0
             dram_rd, dram_wr = m.dram_read_bytes, m.dram_write_bytes
             floor = m.dram_floor_bytes
+            by_operand = {"weight": m.dram_read["weight"], "input": m.dram_read["input"],
+                          "output": m.dram_write["output"], "psum": m.dram_read["psum"] + m.dram_write["psum"]}
         else:
             in_b, bits = input_bits(graph, name, out_bits, default=8), out_bits[name]
             m = cost = None
@@ -171,12 +173,14 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                 cycles = math.ceil(max(vec, d["act_out_elems"]) / hw.array.cols)
             rec.update(a_format=f"{bits}-bit", fusion=0)
             floor = dram_rd + dram_wr  # a vector layer reads its inputs and writes its output once
+            by_operand = {"weight": 0, "input": int(dram_rd), "output": int(dram_wr), "psum": 0}
             steps = np.array([[0, dram_rd, 0, cycles, 0, dram_wr, 0]], dtype=np.int64)
             sram_bits = {"output_rd": dram_rd * 8, "output_wr": dram_wr * 8}
         tot = [int(v) for v in steps.sum(axis=0)]  # columns: w, i, psum rd, compute, decode, out, psum wr
         rec.update(compute_cycles_needed=tot[3], decoder_cycles=tot[4], dram_read_bytes=int(dram_rd),
                    dram_write_bytes=int(dram_wr), dram_floor_bytes=int(floor), sram_bits=sram_bits, vector_ops=vec)
         rec["dram_over_floor"] = (dram_rd + dram_wr) / floor if floor else 1.0
+        rec["dram_bytes_by_operand"] = by_operand
         # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
         rec["analytic_cycles"] = schedule_cycles(steps, hw)
         busy = int((np.maximum(steps[:, 3], steps[:, 4]) + np.where(steps[:, 4] > 0, dec_lat, 0)).sum())

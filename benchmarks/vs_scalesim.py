@@ -24,6 +24,9 @@ import textwrap
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _peer_venv  # noqa: E402
+
 LAYERS = ["conv1", "layer1.0.conv1", "layer2.0.conv1", "layer2.0.downsample.0", "layer3.0.conv2",
           "layer4.0.conv1", "layer4.1.conv2", "fc"]
 
@@ -76,13 +79,7 @@ RUNNER = textwrap.dedent("""
 
 
 def ensure_venv(venv: Path) -> Path:
-    py = venv / "bin" / "python"
-    if py.exists() and subprocess.run([str(py), "-c", "import scalesim"], capture_output=True).returncode == 0:
-        return py
-    print(f"installing scalesim 3.0.0 into {venv} (outside the project) …", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "scalesim==3.0.0", "numpy<2.4"], check=True)
-    return py
+    return _peer_venv.ensure_venv(venv, ["scalesim==3.0.0", "numpy<2.4"], "scalesim")
 
 
 def run_scalesim(py: Path, work: Path, df: str, rows: list) -> dict:

@@ -2,7 +2,6 @@
 compares our ``default`` (Bit Fusion's array, its DRAM interface) with what Bit Fusion's own simulator printed
 for its benchmarks at batch 16 (recorded in benchmarks/data/bitfusion_reference.json from its run on
 2026-11-26; reports/validation.md explains every difference)."""
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -17,11 +16,8 @@ EDGE_TILES = {f"conv{i}_{s}/Convolution" for i in (2, 3, 4, 5) for s in "ab"}
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("vs_bitfusion", ROOT / "benchmarks" / "vs_bitfusion.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(load_bench):
+    return load_bench("vs_bitfusion")
 
 
 @pytest.fixture(scope="module")
