@@ -151,27 +151,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _rows(db: Path) -> int:
-    """Rows stored so far, read-only (connecting read-write would create the file before the search does)."""
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
-        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
-
-
 SEARCH = ["search", "--model", "fashion_cnn", "--generations", "40", "--pop", "16", "--no-baselines",
           "--seed", "3", "--objectives", "latency,energy,error"]
 
 
-def test_pool_workers_die_with_a_killed_search(tmp_path):
+def test_pool_workers_die_with_a_killed_search(tmp_path, stored_rows):
     """kill -9 of a `--workers 2` search left its pool workers running (parent PID 1, ~250 MB each)."""
     proc = subprocess.Popen(ARCHSIM + SEARCH + ["--workers", "2", "--out", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and (_rows(tmp_path / "search.sqlite") < 5 or len(_children(proc.pid)) < 2):
+    while time.time() < deadline and (stored_rows(tmp_path / "search.sqlite") < 5 or len(_children(proc.pid)) < 2):
         time.sleep(0.1)
     workers = _children(proc.pid)
     assert proc.poll() is None and len(workers) >= 2, proc.stderr.read() if proc.poll() is not None else workers
@@ -183,11 +172,11 @@ def test_pool_workers_die_with_a_killed_search(tmp_path):
     assert not any(_alive(w) for w in workers)
 
 
-def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path):
+def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path, stored_rows):
     proc = subprocess.Popen(ARCHSIM + SEARCH + ["--out", str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and _rows(tmp_path / "search.sqlite") < 20 and proc.poll() is None:
+    while time.time() < deadline and stored_rows(tmp_path / "search.sqlite") < 20 and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
@@ -195,7 +184,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path):
     assert proc.returncode == 130
     line = _one_line(err)
     assert "interrupted" in line and "--resume" in line and str(tmp_path / "search.sqlite") in line
-    stored = _rows(tmp_path / "search.sqlite")
+    stored = stored_rows(tmp_path / "search.sqlite")
     assert stored >= 20
     con = sqlite3.connect(str(tmp_path / "search.sqlite"))
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -203,7 +192,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path):
     res = _run(SEARCH + ["--out", str(tmp_path), "--resume"])  # the command the line gives
     assert res.returncode == 0, res.stderr
     new = int(res.stdout.split(" new evaluations")[0].split(";")[-1].strip())
-    assert new + stored == _rows(tmp_path / "search.sqlite")  # nothing evaluated twice
+    assert new + stored == stored_rows(tmp_path / "search.sqlite")  # nothing evaluated twice
     assert json.loads((tmp_path / "front.json").read_text())["front"]
 
 
@@ -235,7 +224,7 @@ def test_rerunning_the_demo_changes_no_file_but_its_timing(tmp_path):
     assert first.keys() == second.keys() and [k for k in first if first[k] != second[k]] == []
 
 
-def test_fifty_kill_9s_of_a_multi_worker_search(tmp_path):
+def test_fifty_kill_9s_of_a_multi_worker_search(tmp_path, stored_rows):
     """50 kill -9s at random moments of a `--workers 2` search, each followed by --resume: the stored
     evaluations equal an uninterrupted run's (none lost, none duplicated), no worker outlives its search, and
     the final front is identical."""
@@ -247,12 +236,12 @@ def test_fifty_kill_9s_of_a_multi_worker_search(tmp_path):
     db, rng, kills, orphans = tmp_path / "run" / "search.sqlite", random.Random(0), 0, []
     while kills < 50:
         resume = ["--resume"] if db.exists() else []
-        before = _rows(db)
+        before = stored_rows(db)
         proc = subprocess.Popen(ARCHSIM + args + ["--workers", "2", "--out", str(tmp_path / "run"), *resume],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         target = before + rng.randint(0, 12)
         deadline = time.time() + 60
-        while proc.poll() is None and _rows(db) < target and time.time() < deadline:
+        while proc.poll() is None and stored_rows(db) < target and time.time() < deadline:
             time.sleep(0.01)
         if proc.poll() is not None:
             break  # finished before this kill

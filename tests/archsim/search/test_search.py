@@ -1,7 +1,6 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -94,17 +93,7 @@ def test_process_pool_and_dask_give_the_same_front(cnn):
     assert key == [(f["hash"], round(f["values"]["latency"], 12)) for f in dsk.front]
 
 
-def _rows(db):
-    try:
-        con = sqlite3.connect(str(db))
-        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
-
-
-def test_resume_after_kill_9(tmp_path):
+def test_resume_after_kill_9(tmp_path, stored_rows):
     g = load_workload("resnet18")
     gjson = tmp_path / "r18.json"
     g.to_json(gjson)
@@ -115,17 +104,17 @@ def test_resume_after_kill_9(tmp_path):
     db = tmp_path / "run" / "search.sqlite"
     proc = subprocess.Popen(common + ["--out", str(tmp_path / "run")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    while _rows(db) < 30 and time.time() < deadline and proc.poll() is None:
+    while stored_rows(db) < 30 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "the search finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = _rows(db)
+    before = stored_rows(db)
     assert before >= 30
     res = subprocess.run(common + ["--out", str(tmp_path / "run"), "--resume"], capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr
-    ref_rows, run_rows = _rows(tmp_path / "ref" / "search.sqlite"), _rows(db)
+    ref_rows, run_rows = stored_rows(tmp_path / "ref" / "search.sqlite"), stored_rows(db)
     assert run_rows == ref_rows
     new = int(res.stdout.split(" new evaluations")[0].split(";")[-1].strip())
     assert new == ref_rows - before  # nothing evaluated twice
@@ -300,7 +289,7 @@ def test_mapping_policy_as_a_gene(cnn):
             SearchSpace(layers, mapper_objectives=bad)
 
 
-def test_dask_search_survives_the_restart_of_its_only_worker(cnn, tmp_path):
+def test_dask_search_survives_the_restart_of_its_only_worker(cnn, tmp_path, stored_rows):
     """Losing the only worker (a nanny restarts it) ended the search with FutureCancelledError: the shared
     context had been sent once and died with the worker. Now the lost evaluations are resubmitted with the
     context sent again; the front equals an in-process run's and the store holds each genome once."""
@@ -325,7 +314,7 @@ def test_dask_search_survives_the_restart_of_its_only_worker(cnn, tmp_path):
         t = threading.Thread(target=search)
         t.start()
         deadline = time.time() + 120
-        while _rows_ro(db) < 15 and time.time() < deadline:
+        while stored_rows(db) < 15 and time.time() < deadline:
             time.sleep(0.02)
         os.kill(pid, signal.SIGKILL)
         t.join(timeout=300)
@@ -334,16 +323,6 @@ def test_dask_search_survives_the_restart_of_its_only_worker(cnn, tmp_path):
     key = [(f["hash"], f["values"]) for f in ref.front]
     assert key == [(f["hash"], f["values"]) for f in out["res"].front]
     assert len(out["rows"]) == len({r["hash"] for r in out["rows"]}) >= 15
-
-
-def _rows_ro(db) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
-        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
 
 
 def test_dask_search_without_workers_waits_then_says_so_in_one_line(cnn, monkeypatch, capsys):
