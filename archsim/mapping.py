@@ -116,7 +116,7 @@ def used_input_fraction(layer: dict) -> float:
         k, st = layer["kernel"][axis], layer["stride"][axis]
         d = (layer.get("dilation") or (1, 1))[axis]
         p = (layer.get("padding") or (0, 0))[axis]
-        if k * d >= st + d - 1 and d == 1:  # taps of neighbouring outputs touch: every covered row is read
+        if d == 1 and k >= st:  # taps of neighbouring outputs touch: every covered row is read
             first, last = max(-p, 0), min((out - 1) * st + (k - 1) * d - p, size - 1)
             frac *= max(last - first + 1, 0) / size
             continue
@@ -170,8 +170,9 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     ncols = Ng * gp  # output columns of one group pass
     # operand elements of one group pass
     w_elems = Kfull * Ng * gp
-    if op == "conv":  # the input pixels the convolution reads (a strided 1×1 reads a quarter of them)
-        i_elems = layer["act_in_elems"] * gp / G * used_input_fraction(layer)
+    used = used_input_fraction(layer)  # the input pixels the convolution reads (a strided 1×1 reads a quarter)
+    if op == "conv":
+        i_elems = layer["act_in_elems"] * gp / G * used
     else:
         i_elems = M * Kfull
     o_elems = M * ncols
@@ -194,7 +195,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         raise SimError(f"layer {layer['name']!r}: no tile fits the buffers of {hw.name} "
                        f"(smallest weight tile {w_tile.min():.0f} B, input {i_tile.min():.0f} B, "
                        f"output {o_tile.min():.0f} B)")
-    W_tot, O_fin = w_elems * (ib if act_x_act else wb) / 8, o_elems * ob / 8
+    w_dram_bits = ib if act_x_act else wb  # the stationary operand in DRAM: weights, or a producer's output
+    W_tot, O_fin = w_elems * w_dram_bits / 8, o_elems * ob / 8
     I_once = i_elems * ib / 8
     I_eff = I_once * np.where(n_m > 1, halo, 1.0)  # each output-row tile fetches its own halo rows
     # order k_inner (for m, n, k): outputs accumulate in the output buffer
@@ -244,7 +246,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     w_dec = cost.a.decoder if act_x_act else cost.w.decoder
     dec_vals_all = (w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)
     dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
-    # every candidate in both loop orders at once: rows of (2 × candidates) arrays
+    # every candidate in every loop order at once: rows of (orders × candidates) arrays
     W_rd, I_rd, PS = (np.stack(rows) * n_gpass for rows in ((w1, w2, w3), (i1, i2, i3), (ps1, ps2, ps3)))
     o_wr = O_fin * n_gpass
     # the output buffer takes a partial sum per reduction fold (WS, IS) or per reduction tile of the m_inner
@@ -254,7 +256,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     else:
         o_acc = M * ncols * n_gpass * np.stack([np.ones(len(KT)), n_k, np.ones(len(KT))])
 
-    def at(a, sel):  # a scalar, per-candidate (n,) or per-(order, candidate) (2, n) array at the selected pairs
+    def at(a, sel):  # a scalar, per-candidate (n,) or per-(order, candidate) array at the selected pairs
         nd = np.ndim(a)
         return a[sel] if nd == 2 else a[sel[1]] if nd == 1 else a
 
@@ -304,9 +306,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                  "n_g": n_gpass}, order, macs, compute, int(folds[ci]) * n_gpass, util,
                 {"weight": int(round(w_rd)), "input": int(round(i_rd)), "psum": int(round(ps))},
                 {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles)
-    in_elems = layer["act_in_elems"] * used_input_fraction(layer) if op == "conv" else M * Kfull * G
-    w_bits_dram = ib if act_x_act else wb
-    m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_bits_dram + in_elems * ib + M * Ng * G * ob) / 8)
+    in_elems = layer["act_in_elems"] * used if op == "conv" else M * Kfull * G
+    m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_dram_bits + in_elems * ib + M * Ng * G * ob) / 8)
     m.steps = _steps(m)
     return m
 

@@ -53,20 +53,19 @@ class Tracer:
         self.events = []
         self.cycle_ns = cycle_ns
 
-    def _us(self, cycles: float) -> float:
-        """A time in cycles as whole nanoseconds, written in µs: slices are rounded at both ends, not by their
-        start and length, so back-to-back slices of one row stay back to back (at 980 MHz rounding the length
-        too made 1-ns overlaps)."""
-        return round(cycles * self.cycle_ns) / 1e3
+    def _ns(self, cycles: float) -> int:
+        """A time in cycles as whole nanoseconds. Slices are rounded at both ends, not by their start and
+        length, so back-to-back slices of one row stay back to back (at 980 MHz rounding the length too made
+        1-ns overlaps); the trace format writes µs."""
+        return round(cycles * self.cycle_ns)
 
     def interval(self, row: str, name: str, start: float, end: float, layer: int, args: dict | None = None):
-        ts = self._us(start)
+        t0, t1 = self._ns(start), self._ns(end)
         self.events.append({"name": name, "cat": row, "ph": "X", "pid": 1, "tid": self.ROWS.get(row, 9),
-                            "ts": ts, "dur": round((self._us(end) - ts) * 1e3) / 1e3,
-                            "args": {"layer": layer, **(args or {})}})
+                            "ts": t0 / 1e3, "dur": (t1 - t0) / 1e3, "args": {"layer": layer, **(args or {})}})
 
     def counter(self, name: str, t: float, values: dict):
-        self.events.append({"name": name, "ph": "C", "pid": 1, "ts": self._us(t), "args": values})
+        self.events.append({"name": name, "ph": "C", "pid": 1, "ts": self._ns(t) / 1e3, "args": values})
 
     def to_json(self) -> dict:
         meta = [{"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": row}}

@@ -66,7 +66,6 @@ class Evaluator:
         self.pool = None
         self.client = None
         self.dask = dask
-        self.dask_retries = 0  # batches resubmitted after workers were lost
         self.eval_seconds = 0.0
         if dask:
             from dask.distributed import Client
@@ -112,7 +111,6 @@ class Evaluator:
                 pending.pop(h)
             if not pending:
                 return
-            self.dask_retries += 1
             self._ctx_future = None  # it may have died with the worker: send it again
         raise ArchsimError(f"dask: {len(pending)} evaluations were lost with their workers {DASK_ATTEMPTS} times "
                            f"({type(last).__name__}); finished ones are stored: rerun with --resume")
