@@ -20,8 +20,15 @@ _POS = "positive"
 _NONNEG = "non-negative"
 
 
+_DERIVED = object()  # an optional key's default: absent (None), derived where it is used
+
+
 def _buffer_schema():
-    return {"kib": (float, _POS), "banks": (int, _POS), "width_bits": (int, _POS), "double_buffered": (bool, None)}
+    # banks × width_bits: bits per cycle each port moves (a read and a write port per bank, unless shared_port);
+    # read/write_pj_per_bit: absent → energy.sram_pj_per_bit_8kib · sqrt(kib / 8) for both (energy.py)
+    return {"kib": (float, _POS), "banks": (int, _POS), "width_bits": (int, _POS), "double_buffered": (bool, None),
+            "shared_port": (bool, None, False), "read_pj_per_bit": (float, _NONNEG, _DERIVED),
+            "write_pj_per_bit": (float, _NONNEG, _DERIVED)}
 
 
 SCHEMA = {
@@ -40,7 +47,10 @@ SCHEMA = {
     "energy": {"brick_pj_per_op": (float, _NONNEG), "fixed_pe_pj_per_mac": (float, _NONNEG),
                "shift_add_pj": (float, _NONNEG), "exponent_add_pj": (float, _NONNEG),
                "sram_pj_per_bit_8kib": (float, _NONNEG), "leakage_mw_per_mm2": (float, _NONNEG),
-               "binary_pj_per_bitop": (float, _NONNEG), "plane_scale_pj": (float, _NONNEG)},
+               "binary_pj_per_bitop": (float, _NONNEG), "plane_scale_pj": (float, _NONNEG),
+               # the registers under the array (PE pipeline and partial-sum registers); absent → ZigZag's
+               # tpu_like 16-bit register file, 0.021 pJ per access (energy.REGISTER_PJ_PER_BIT_DEFAULT)
+               "register_pj_per_bit": (float, _NONNEG, _DERIVED)},
     "area": {"fusion_unit_um2": (float, _NONNEG), "fixed_pe_um2": (float, _NONNEG),
              "binary_unit_um2": (float, _NONNEG), "sram_um2_per_bit": (float, _NONNEG)},
 }
@@ -55,13 +65,16 @@ def _validate(data, schema, path: str = "") -> dict:
     out = {}
     for key, rule in schema.items():
         where = f"{path}.{key}" if path else key
-        if key not in data:
+        if key not in data or (data[key] is None and not isinstance(rule, dict) and len(rule) == 3):
+            if not isinstance(rule, dict) and len(rule) == 3:  # optional: its default (None = derived)
+                out[key] = None if rule[2] is _DERIVED else rule[2]
+                continue
             raise ConfigError(f"{where}: missing")
         val = data[key]
         if isinstance(rule, dict):
             out[key] = _validate(val, rule, where)
             continue
-        typ, check = rule
+        typ, check = rule[:2]
         if typ is float and isinstance(val, int) and not isinstance(val, bool):
             val = float(val)
         if typ is int and isinstance(val, float) and val.is_integer():

@@ -68,8 +68,10 @@ class Mapping:
     sram_bits: dict  # bits moved per buffer: weight_rd, weight_wr, input_rd, input_wr, output_rd, output_wr
     decode_values: int
     decoder_cycles: int
+    port_cycles: int = 0  # the busiest SRAM buffer's port time: bits through its ports ÷ (banks × width_bits)
+    register_bits: int = 0  # bits through the registers under the array (energy.py's register level)
     dram_floor_bytes: int = 0  # compulsory traffic: every weight, used input and output moved once
-    steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.int64), repr=False)  # DES tile schedule
+    steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 8), np.int64), repr=False)  # DES tile schedule
 
     @property
     def dram_read_bytes(self) -> int:
@@ -230,7 +232,9 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         stream = np.ceil(kred * T / f)
         work = FoldWork(blocks * stream, np.stack([blocks, blocks * n_k, blocks]), 0, n_gpass)
         folds = blocks * n_k
-    cyc = np.broadcast_to(array_model(hw).cycles(work, R, C), (len(ORDERS), len(KT)))
+    model = array_model(hw)
+    shape = (len(ORDERS), len(KT))
+    cyc = np.broadcast_to(model.cycles(work, R, C), shape)
     big = 1e30
     if objective not in OBJECTIVES:
         raise SimError(f"mapper objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
@@ -244,14 +248,19 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         w_reads = np.full(len(KT), w_elems * n_gpass * math.ceil(M / R))
         i_reads = np.full(len(KT), M * Kfull * n_gpass * gp * math.ceil(ncols / C))
     w_dec = cost.a.decoder if act_x_act else cost.w.decoder
-    dec_vals_all = (w_reads if w_dec else 0) + (i_reads if cost.a.decoder else 0)
+    w_enter = w_reads
+    if df == "ws" and model.weights_read_per_mac:  # every unit-cycle reads its weights from the unit's buffer
+        w_reads = np.full(len(KT), float(layer["macs"]))
+    dec_vals_all = (w_enter if w_dec else 0) + (i_reads if cost.a.decoder else 0)
     dec_tp = max(hw.decoder.count * hw.decoder.values_per_cycle, 1)
     # every candidate in every loop order at once: rows of (orders × candidates) arrays
     W_rd, I_rd, PS = (np.stack(rows) * n_gpass for rows in ((w1, w2, w3), (i1, i2, i3), (ps1, ps2, ps3)))
     o_wr = O_fin * n_gpass
-    # the output buffer takes a partial sum per reduction fold (WS, IS) or per reduction tile of the m_inner
-    # order (OS)
-    if df in ("ws", "is"):
+    # the output buffer takes a partial sum per reduction fold (WS, IS), per reduction tile where the array keeps a
+    # tile's partial sums in its accumulators (Bit Fusion, WS), or per reduction tile of the m_inner order (OS)
+    if df == "ws" and model.reduction_in_accumulators:
+        o_acc = M * ncols * n_gpass * n_k
+    elif df in ("ws", "is"):
         o_acc = M * ncols * n_gpass * _split_sum(kred, KT, R * f) * T
     else:
         o_acc = M * ncols * n_gpass * np.stack([np.ones(len(KT)), n_k, np.ones(len(KT))])
@@ -260,15 +269,21 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         nd = np.ndim(a)
         return a[sel] if nd == 2 else a[sel[1]] if nd == 1 else a
 
-    def sram_bits(sel) -> dict:
-        """SRAM traffic (bits) of the selected (order, candidate) pairs: what the array reads from each buffer
-        and what DRAM writes into it."""
-        acc = at(o_acc, sel)
-        return {"weight_rd": at(w_reads, sel) * wb_elem, "weight_wr": W_rd[sel] * 8 * wb_ratio,
-                "input_rd": at(i_reads, sel) * ab, "input_wr": I_rd[sel] * 8 * (ab / ib),
-                "output_rd": acc * psb + o_wr * 8, "output_wr": acc * psb}
-
     wb_ratio = wb / ib if act_x_act else 1.0  # buffers hold the narrowed operand
+    # SRAM traffic (bits) of every (order, candidate): what the array reads from each buffer and writes into it,
+    # what DRAM writes into it and what leaves it for DRAM. An output's first partial sum is written, not
+    # read-modified; spilled partial sums leave the output buffer and come back into it.
+    acc = np.broadcast_to(o_acc, shape)
+    sram_all = {"weight_rd": np.broadcast_to(w_reads * wb_elem, shape), "weight_wr": W_rd * 8 * wb_ratio,
+                "input_rd": np.broadcast_to(i_reads * ab, shape), "input_wr": I_rd * 8 * (ab / ib),
+                "output_rd": np.maximum(acc - M * ncols * n_gpass, 0) * psb + o_wr * 8 + PS * 8,
+                "output_wr": acc * psb + PS * 8}
+    port = port_cycles(sram_all, hw)
+
+    def sram_bits(sel) -> dict:
+        """SRAM traffic (bits) of the selected (order, candidate) pairs."""
+        return {k: v[sel] for k, v in sram_all.items()}
+
     fit2 = np.stack([fits, fits, fits & (n_k > 1) & (n_n > 1) & (in_block <= hw.tile_capacity_bytes("input"))])
     if objective == "traffic":
         score = np.where(fit2, traffic, big)
@@ -276,7 +291,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     else:
         dec = np.ceil(dec_vals_all / dec_tp)
         n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
-        latency = analytic_cycles(cyc, dec, n_steps, W_rd, I_rd, PS, o_wr, hw)
+        latency = analytic_cycles(cyc, dec, n_steps, W_rd, I_rd, PS, o_wr, hw, port=port)
         if objective == "latency":
             tol = LATENCY_TOLERANCE if latency_tolerance is None else latency_tolerance
             lat = np.where(fit2, latency, big)
@@ -301,18 +316,40 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     sram = {k: int(v) for k, v in sram_bits((oi, ci)).items()}
     dec_vals = int(dec_vals_all[ci]) if np.ndim(dec_vals_all) else 0
     dec_cycles = math.ceil(dec_vals / dec_tp) if dec_vals else 0
+    # registers under the array: every unit-cycle writes and reads its partial sum and the operand(s) streaming
+    # through it; a stationary operand held in PE registers is written there once per load
+    stream_bits = {"ws": ab, "is": wb_elem, "os": ab + wb_elem}[df]
+    reg_bits = layer["macs"] / f * 2 * psb + layer["macs"] * 2 * stream_bits
+    if df == "ws" and not model.weights_read_per_mac:
+        reg_bits += float(at(w_enter, (oi, ci))) * wb_elem
+    elif df == "is":
+        reg_bits += float(at(i_reads, (oi, ci))) * ab
     m = Mapping(layer["name"], op, df, f, im2col, gp,
                 {"M_t": int(MT[ci]), "N_t": int(NT[ci]), "K_t": int(KT[ci]), "n_m": nm_, "n_n": nn_, "n_k": nk_,
                  "n_g": n_gpass}, order, macs, compute, int(folds[ci]) * n_gpass, util,
                 {"weight": int(round(w_rd)), "input": int(round(i_rd)), "psum": int(round(ps))},
-                {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles)
+                {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles,
+                int(port[oi, ci]), int(round(reg_bits)))
     in_elems = layer["act_in_elems"] * used if op == "conv" else M * Kfull * G
     m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_dram_bits + in_elems * ib + M * Ng * G * ob) / 8)
     m.steps = _steps(m)
     return m
 
 
-def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
+def port_cycles(sram_bits: dict, hw):
+    """Cycles the busiest SRAM buffer's ports need for a layer's traffic (NumPy-vectorised): per buffer, the bits
+    read and the bits written over its banks × width_bits per cycle — separate read and write ports, or one
+    shared port (``buffers.<b>.shared_port``) that takes both. The array cannot run faster than this."""
+    out = 0
+    for which in ("weight", "input", "output"):
+        b = hw.buffers[which]
+        rd, wr = sram_bits.get(f"{which}_rd", 0), sram_bits.get(f"{which}_wr", 0)
+        need = rd + wr if b.shared_port else np.maximum(rd, wr)
+        out = np.maximum(out, need / (b.banks * b.width_bits))
+    return np.ceil(out)
+
+
+def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw, port=0):
     """The analytic engine's latency of one layer (NumPy-vectorised over candidate mappings): a pipeline of
     ``n_steps`` tiles — the exposed first load, then one step of the array's work, then the other n − 1 steps
     at the pace of the slowest stage: the array's busy time (compute or decode, whichever is longer, plus the
@@ -325,7 +362,7 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
     mapper minimises it (to within ``LATENCY_TOLERANCE``), so the analytic latency grows by at most that
     fraction with more bandwidth, buffer or decoders."""
     bpc, lat = hw.dram_bytes_per_cycle, hw.dram_latency_cycles
-    busy = np.maximum(compute, decode) + np.where(decode > 0, hw.decoder.latency_cycles * n_steps, 0)
+    busy = np.maximum(np.maximum(compute, port), decode) + np.where(decode > 0, hw.decoder.latency_cycles * n_steps, 0)
     stream = (w_rd + i_rd + 2 * psum + o_wr) / bpc  # the channels' busy time (the access latency holds none)
 
     # each DMA engine (weights, inputs + partial sums, outputs + partial sums) moves its tiles one after another;
@@ -353,8 +390,8 @@ def analytic_cycles(compute, decode, n_steps, w_rd, i_rd, psum, o_wr, hw):
 def schedule_cycles(steps, hw) -> float:
     """The analytic latency of a tile schedule (rows as in ``Mapping.steps``; a vector layer has one): what
     ``simulate`` reports as a layer's analytic cycles."""
-    tot = [int(v) for v in np.asarray(steps).sum(axis=0)]  # w, i, psum rd, compute, decode, out, psum wr
-    return float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2], tot[5], hw))
+    tot = [int(v) for v in np.asarray(steps).sum(axis=0)]  # w, i, psum rd, compute, decode, out, psum wr, port
+    return float(analytic_cycles(tot[3], tot[4], len(steps), tot[0], tot[1], tot[2], tot[5], hw, port=tot[7]))
 
 
 STEP_CAP = 256  # at most this many DES steps per layer
@@ -367,7 +404,7 @@ LATENCY_TOLERANCE = 0.005
 
 def _steps(m: Mapping, cap: int = STEP_CAP) -> np.ndarray:
     """Tile schedule for the DES, one row per step: ``(w_bytes, i_bytes, psum_rd, cycles, decode_cycles,
-    out_bytes, psum_wr)`` (int64).
+    out_bytes, psum_wr, port_cycles)`` (int64).
 
     One step per temporal tile of the chosen loop order (coarsened to at most ``cap`` steps so one layer
     stays a few hundred events). Bytes and cycles are split in integers that add up exactly to the
@@ -376,6 +413,6 @@ def _steps(m: Mapping, cap: int = STEP_CAP) -> np.ndarray:
     t = m.tiles
     n = int(max(1, min(t["n_g"] * t["n_m"] * t["n_n"] * t["n_k"], cap)))
     totals = (m.dram_read["weight"], m.dram_read["input"], m.dram_read["psum"], m.compute_cycles,
-              m.decoder_cycles, m.dram_write["output"], m.dram_write["psum"])
+              m.decoder_cycles, m.dram_write["output"], m.dram_write["psum"], m.port_cycles)
     cols = [np.diff(np.floor(np.linspace(0, v, n + 1)).astype(np.int64)) for v in totals]
     return np.stack(cols, axis=1)

@@ -10,23 +10,42 @@ LAYER_FIELDS = ["name", "op", "macs", "cycles", "compute_cycles", "stall_cycles"
                 "dram_write_bytes", "dram_floor_bytes", "dram_over_floor",
                 "energy_j", "w_format", "a_format", "latency_s", "utilization", "bound",
                 "fusion", "analytic_cycles", "decoder_stall_cycles", "loop_order", "weight_port_load",
-                "input_port_load", "output_port_load"]
+                "input_port_load", "output_port_load", "port_stall_cycles", "register_bits"]
 TOTAL_FIELDS = ["cycles", "latency_s", "energy_j", "area_mm2", "dram_read_bytes", "dram_write_bytes",
                 "dram_floor_bytes",
                 "utilization", "macs", "compute_cycles", "stall_cycles", "analytic_cycles", "lower_bound_cycles",
-                "serial_bound_cycles", "energy_breakdown_j", "area_breakdown_mm2", "events", "sram_port_load_peak"]
+                "serial_bound_cycles", "energy_breakdown_j", "area_breakdown_mm2", "events", "sram_port_load_peak",
+                "port_stall_cycles", "register_bits"]
+ENERGY_LEVELS = ("mac", "register", "weight_sram", "input_sram", "output_sram", "dram", "decoder", "leakage")
 
 
-def _port_lines(peak: dict | None) -> list:
+def _port_lines(peak: dict | None, stall: float | None = None) -> list:
     if not peak:
         return []
-    line = ("SRAM port load (peak layer: bits through the buffer per cycle ÷ banks × width_bits): "
+    line = ("SRAM port load (peak layer: the cycles its traffic needs at banks × width_bits per cycle, read and "
+            "write ports or one shared port, ÷ the layer's cycles): "
             + ", ".join(f"{b} {v:.2f}" for b, v in peak.items()) + ".")
-    over = [b for b, v in peak.items() if v > 1]
-    if over:
-        line += (f" Above 1 ({', '.join(over)}), the schedule needs more SRAM bandwidth than the buffer's banks × "
-                 "width give; the simulated timing does not include that limit.")
+    if stall:
+        line += f" The ports held the array back for {stall:,.0f} cycles (a timing bound in both engines)."
     return [line, ""]
+
+
+def _energy_table(layers: list, total: dict, max_rows: int | None) -> list:
+    """Energy by level, per layer and in total (µJ): the MACs, the registers under the array, each SRAM buffer
+    (reads and writes at their own costs), DRAM, the decoders and leakage."""
+    levels = [k for k in ENERGY_LEVELS if k in total.get("energy_breakdown_j", {})]
+    if not levels or not all("energy_pj" in r for r in layers):
+        return []
+    out = ["Energy by level (µJ):", "", "| layer | " + " | ".join(levels) + " |",
+           "|---|" + "---|" * len(levels)]
+    for i, r in enumerate(layers):
+        if max_rows is not None and i >= max_rows:
+            out.append(f"| … {len(layers) - max_rows} more layers |" + " |" * len(levels))
+            break
+        out.append(f"| {r['name']} | " + " | ".join(f"{r['energy_pj'].get(k, 0) * 1e-6:.2f}" for k in levels) + " |")
+    out.append("| **total** | " + " | ".join(f"**{total['energy_breakdown_j'][k] * 1e6:.1f}**" for k in levels)
+               + " |")
+    return ["", *out]
 
 
 def _over_floor(rec: dict) -> str:
@@ -68,10 +87,11 @@ class SimResult:
         d = {"model": self.model, "hw": self.hw.name, "engine": self.engine,
              "total": {k: _clean(self.total.get(k)) for k in TOTAL_FIELDS},  # .get: results saved before a field
              "layers": [{k: _clean(r.get(k)) for k in LAYER_FIELDS} for r in self.layers]}
+        for out, r in zip(d["layers"], self.layers, strict=True):
+            if "energy_pj" in r:  # energy by level, per layer
+                out["energy_pj"] = _clean(r["energy_pj"])
         if full:
             d["hw_config"] = self.hw.to_dict()
-            for out, r in zip(d["layers"], self.layers, strict=True):
-                out["energy_pj"] = _clean(r["energy_pj"])
         return d
 
     @classmethod
@@ -92,10 +112,13 @@ class SimResult:
 
     def to_csv(self, path: str | Path | None = None) -> str:
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=LAYER_FIELDS, lineterminator="\n")
+        energy_cols = [f"energy_{k}_pj" for k in ENERGY_LEVELS]
+        w = csv.DictWriter(buf, fieldnames=LAYER_FIELDS + energy_cols, lineterminator="\n")
         w.writeheader()
         for r in self.layers:
-            w.writerow({k: _clean(r.get(k)) for k in LAYER_FIELDS})
+            e = r.get("energy_pj") or {}
+            w.writerow({**{k: _clean(r.get(k)) for k in LAYER_FIELDS},
+                        **{c: _clean(e.get(k)) for c, k in zip(energy_cols, ENERGY_LEVELS, strict=True)}})
         text = buf.getvalue()
         if path is not None:
             Path(path).write_text(text)
@@ -118,7 +141,7 @@ class SimResult:
                  f"Cycles: {self.engine} {t['cycles']:,.0f}"
                  + (f"; analytic {t['analytic_cycles']:,.0f}" if self.engine != "analytic" else "")
                  + f"; lower bound {t['lower_bound_cycles']:,.0f}; serialised bound {t['serial_bound_cycles']:,.0f}.",
-                 "", *_port_lines(t.get("sram_port_load_peak")),
+                 "", *_port_lines(t.get("sram_port_load_peak"), t.get("port_stall_cycles")),
                  "| layer | op | W/A | MACs | cycles | compute | stall | util | bound | DRAM r/w (kB) | ÷ floor | "
                  "energy (µJ) |",
                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -131,6 +154,7 @@ class SimResult:
                          f"{r['compute_cycles']:,.0f} | {r['stall_cycles']:,.0f} | {r['utilization']:.1%} | "
                          f"{r['bound']} | {r['dram_read_bytes'] / 1e3:.1f} / {r['dram_write_bytes'] / 1e3:.1f} | "
                          f"{_over_floor(r)} | {r['energy_j'] * 1e6:.2f} |")
+        lines += _energy_table(self.layers, t, max_rows)
         return "\n".join(lines)
 
     def save_trace(self, path: str | Path) -> None:

@@ -22,10 +22,10 @@ import numpy as np
 from archsim.config import Accelerator, load_hw
 from archsim.des.dram import transfer_cycles
 from archsim.des.engine import Job, Tracer, run
-from archsim.energy import COMPONENTS, area_mm2, buffer_bits, layer_energy_pj
+from archsim.energy import COMPONENTS, area_mm2, layer_energy_pj
 from archsim.errors import SimError
 from archsim.mapping import OBJECTIVES as MAPPER_OBJECTIVES
-from archsim.mapping import map_layer, schedule_cycles
+from archsim.mapping import map_layer, port_cycles, schedule_cycles
 from archsim.precision import layer_cost, operand_cost
 from archsim.result import SimResult
 from quant.errors import QuantError
@@ -44,7 +44,11 @@ ENGINES = ("des", "analytic")
 #    outputs requantised to their consumers' activation width.
 # 8: mapper loop orders: input_resident added, m_inner shares halo rows between consecutive row tiles; strided
 #    and dilated convs fetch only the input pixels they use; the compulsory-traffic floor is reported.
-COST_MODEL_VERSION = 8
+# 9: SRAM ports (banks × width_bits, read and write or one shared port) bound the array's pace in both engines;
+#    buffer reads and writes at their own pJ/bit (Bit Fusion's CACTI figures on default/server); a register level
+#    under the array; Bit Fusion keeps a K tile's partial sums in its column accumulators and reads each weight
+#    from its unit's bank every cycle.
+COST_MODEL_VERSION = 9
 ARRAY_OPS = ("conv", "linear", "matmul")
 BUFFERS = ("weight", "input", "output")
 
@@ -174,16 +178,19 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
             rec.update(a_format=f"{bits}-bit", fusion=0)
             floor = dram_rd + dram_wr  # a vector layer reads its inputs and writes its output once
             by_operand = {"weight": 0, "input": int(dram_rd), "output": int(dram_wr), "psum": 0}
-            steps = np.array([[0, dram_rd, 0, cycles, 0, dram_wr, 0]], dtype=np.int64)
+            steps = np.array([[0, dram_rd, 0, cycles, 0, dram_wr, 0, 0]], dtype=np.int64)
             sram_bits = {"output_rd": dram_rd * 8, "output_wr": dram_wr * 8}
-        tot = [int(v) for v in steps.sum(axis=0)]  # columns: w, i, psum rd, compute, decode, out, psum wr
-        rec.update(compute_cycles_needed=tot[3], decoder_cycles=tot[4], dram_read_bytes=int(dram_rd),
+        tot = [int(v) for v in steps.sum(axis=0)]  # columns: w, i, psum rd, compute, decode, out, psum wr, port
+        rec.update(compute_cycles_needed=tot[3], decoder_cycles=tot[4], port_cycles=tot[7],
+                   register_bits=int(m.register_bits) if m is not None else 0, dram_read_bytes=int(dram_rd),
                    dram_write_bytes=int(dram_wr), dram_floor_bytes=int(floor), sram_bits=sram_bits, vector_ops=vec)
         rec["dram_over_floor"] = (dram_rd + dram_wr) / floor if floor else 1.0
         rec["dram_bytes_by_operand"] = by_operand
         # analytic (closed form, no contention): the formula the mapper minimised, on the chosen tiling
         rec["analytic_cycles"] = schedule_cycles(steps, hw)
-        busy = int((np.maximum(steps[:, 3], steps[:, 4]) + np.where(steps[:, 4] > 0, dec_lat, 0)).sum())
+        array_busy = np.maximum(steps[:, 3], steps[:, 7])  # compute, or the SRAM ports when they are slower
+        busy = int((np.maximum(array_busy, steps[:, 4]) + np.where(steps[:, 4] > 0, dec_lat, 0)).sum())
+        rec["port_stall_cycles"] = int(array_busy.sum()) - tot[3]
         stream = (rec["dram_read_bytes"] + rec["dram_write_bytes"]) / bpc
         # nothing overlaps: every step's weight, input and output transfer alone on the DRAM, then its compute
         transfers = np.concatenate([steps[:, 0], steps[:, 1] + steps[:, 2], steps[:, 5] + steps[:, 6]])
@@ -211,6 +218,7 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
             prev_end = st.end
             rec["compute_cycles"] = st.compute_cycles
             rec["decoder_stall_cycles"] = st.decoder_stall_cycles
+            rec["port_stall_cycles"] = st.port_stall_cycles
             events += st.events
             assert st.read_bytes == rec["dram_read_bytes"] and st.write_bytes == rec["dram_write_bytes"], rec["name"]
     else:
@@ -220,7 +228,8 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
             rec["start_cycle"], rec["end_cycle"] = total, total + rec["cycles"]
             total += rec["cycles"]
             rec["compute_cycles"] = rec["compute_cycles_needed"]
-            rec["decoder_stall_cycles"] = rec["array_busy_cycles"] - rec["compute_cycles_needed"]
+            rec["decoder_stall_cycles"] = (rec["array_busy_cycles"] - rec["compute_cycles_needed"]
+                                           - rec["port_stall_cycles"])
 
     clock_hz = hw.clock_mhz * 1e6
     for rec, (m, cost) in zip(records, maps, strict=True):
@@ -233,12 +242,11 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                             sram_bits=rec["sram_bits"])
         rec["energy_pj"] = e
         rec["energy_j"] = sum(e.values()) * 1e-12
-        # the bits each buffer's ports moved per cycle of the layer, as a fraction of banks × width_bits: above 1
-        # the schedule needs more SRAM bandwidth than the buffer has (reported, not a timing bound)
+        # the fraction of each buffer's port bandwidth (banks × width_bits per cycle, read and write ports, or one
+        # shared port) the layer used over its cycles: at most 1, since the ports bound the array's pace
         for b in BUFFERS:
-            port_bits = hw.buffers[b].banks * hw.buffers[b].width_bits
-            rec[f"{b}_port_load"] = (buffer_bits(rec["sram_bits"], b) / (rec["cycles"] * port_bits)
-                                     if rec["cycles"] else 0.0)
+            port_need = port_cycles({k: v for k, v in rec["sram_bits"].items() if k.startswith(b)}, hw)
+            rec[f"{b}_port_load"] = float(port_need) / rec["cycles"] if rec["cycles"] else 0.0
     areas = area_mm2(hw)
     total_macs = sum(r["macs"] for r in records)
     # utilisation over the whole run: MACs done / MACs the array could have done at each layer's precision
@@ -256,6 +264,8 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
         "macs": int(total_macs),
         "compute_cycles": float(sum(r["compute_cycles"] for r in records)),
         "stall_cycles": float(sum(r["stall_cycles"] for r in records)),
+        "port_stall_cycles": float(sum(r["port_stall_cycles"] for r in records)),
+        "register_bits": int(sum(r["register_bits"] for r in records)),
         "utilization": total_macs / capacity if capacity else 0.0,
         "analytic_cycles": float(sum(r["analytic_cycles"] for r in records)),
         "sram_port_load_peak": {b: max(r[f"{b}_port_load"] for r in records) for b in BUFFERS},

@@ -277,14 +277,15 @@ def report(reference: dict, mine: dict, cmp: dict) -> None:
         print(f"{name:17s} {n['bf_weight_dram_bytes'] / 1e6:10.2f} {n['bf_input_dram_bytes'] / 1e6:8.2f} "
               f"{n['bf_output_dram_bytes'] / 1e6:8.2f} {n['bf_dram_bytes'] / 1e6:8.2f} | "
               f"{n['our_dram_bytes'] / 1e6:10.2f} {n['our_output_dram_bytes'] / 1e6:8.2f}")
-    print(f"\n{'energy µJ':17s} {'BF core':>9s} {'SRAM':>9s} {'DRAM':>9s} {'total':>9s} | {'ours MAC':>9s} "
+    print(f"\n{'energy µJ':17s} {'BF core':>9s} {'SRAM':>9s} {'DRAM':>9s} {'total':>9s} | {'MAC+reg':>9s} "
           f"{'SRAM':>9s} {'DRAM':>9s} {'leak+dec':>9s} {'total':>9s} | {'vs Eyeriss: speed-up BF':>23s} {'ours':>6s} "
           f"{'energy BF':>9s} {'ours':>6s}")
     for name, n in cmp["networks"].items():
         b, o = n["bf_energy_breakdown_nJ"], n["our_energy_breakdown_nJ"]
         o_sram = sum(v for k, v in o.items() if k.endswith("_sram"))
         print(f"{name:17s} {b['core'] / 1e3:9,.1f} {b['sram'] / 1e3:9,.1f} {b['dram'] / 1e3:9,.1f} "
-              f"{n['bf_energy_nJ'] / 1e3:9,.1f} | {o['mac'] / 1e3:9,.1f} {o_sram / 1e3:9,.1f} {o['dram'] / 1e3:9,.1f} "
+              f"{n['bf_energy_nJ'] / 1e3:9,.1f} | {(o['mac'] + o.get('register', 0)) / 1e3:9,.1f} "
+              f"{o_sram / 1e3:9,.1f} {o['dram'] / 1e3:9,.1f} "
               f"{(o['leakage'] + o['decoder']) / 1e3:9,.1f} {n['our_energy_nJ'] / 1e3:9,.1f} | "
               + (f"{n['speedup_bf']:23.2f} {n['speedup_ours']:6.2f} {n['energy_red_bf']:9.2f} "
                  f"{n['energy_red_ours']:6.2f}" if not math.isnan(n["speedup_bf"]) else f"{'(no Eyeriss)':>23s}"))

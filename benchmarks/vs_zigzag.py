@@ -50,12 +50,15 @@ layers = []
 for cme, _ in cmes[0][1]:
     layer = cme.layer
     energy = {"MAC": float(cme.mac_energy), "RF": 0.0, "SRAM": 0.0, "DRAM": 0.0}
+    by_level = {"RF_W": 0.0, "RF_O": 0.0, "SRAM_W": 0.0, "SRAM_I": 0.0, "SRAM_O": 0.0, "DRAM": 0.0}
     dram = {}
     for lop, per_level in cme.mem_energy_breakdown.items():
         mop = layer.memory_operand_links.layer_to_mem_op(lop)
         levels = cme.accelerator.memory_hierarchy.get_memory_levels(mem_op=mop)
         for e, lvl in zip(per_level, levels):
-            energy[{"rf": "RF", "sr": "SRAM", "dr": "DRAM"}[lvl.name[:2]]] += float(e)
+            cls = {"rf": "RF", "sr": "SRAM", "dr": "DRAM"}[lvl.name[:2]]
+            energy[cls] += float(e)
+            by_level[cls if cls == "DRAM" else f"{cls}_{ {'I1': 'I', 'I2': 'W'}.get(str(mop), 'O') }"] += float(e)
         for lvl, move in zip(levels, cme.mapping.unit_mem_data_movement[lop]):
             if lvl.name == "dram":  # reads towards the SRAM + writes from it, elements x precision
                 cnt = move.get_attribute(DataMoveAttr.DATA_ELEM_MOVE_COUNT)
@@ -66,6 +69,7 @@ for cme, _ in cmes[0][1]:
     layers.append({"name": layer.name, "macs": int(layer.total_mac_count),
                    "latency_cycles": float(cme.latency_total2),
                    "ideal_cycles": float(cme.ideal_cycle), "energy_pj": energy, "dram_bytes": dram,
+                   "energy_pj_by_level": by_level,
                    "floor_bytes": {"W": int(size[layer.get_weight_layer_op()]),
                                    "I": int(size[layer.get_act_layer_op()]), "O": int(size[layer.output_operand])}})
 json.dump({"opt": opt, "lpf": int(lpf), "layers": layers}, open(out, "w"), indent=1)
@@ -128,8 +132,11 @@ def ours() -> dict:
         out.append({"name": rec["name"], "macs": rec["macs"], "latency_cycles": rec["cycles"],
                     "compute_cycles": rec["compute_cycles"], "dram_bytes": rec["dram_bytes_by_operand"],
                     "floor_bytes": rec["dram_floor_bytes"],
-                    "energy_pj": {"MAC": e["mac"], "SRAM": e["weight_sram"] + e["input_sram"] + e["output_sram"],
-                                  "DRAM": e["dram"], "leakage": e["leakage"]}})
+                    "energy_pj": {"MAC": e["mac"], "RF": e["register"],
+                                  "SRAM": e["weight_sram"] + e["input_sram"] + e["output_sram"],
+                                  "DRAM": e["dram"], "leakage": e["leakage"]},
+                    "energy_pj_by_level": {"RF": e["register"], "SRAM_W": e["weight_sram"], "SRAM_I": e["input_sram"],
+                                           "SRAM_O": e["output_sram"], "DRAM": e["dram"]}})
     return {"layers": out}
 
 
@@ -143,10 +150,13 @@ def compare(zz: dict, mine: dict) -> dict:
                      "zz_w": zb["W"], "zz_i": zb["I"], "zz_o": zb["O"], "our_w": ob["weight"], "our_i": ob["input"],
                      "our_o": ob["output"] + ob["psum"], "floor_zz": sum(z["floor_bytes"].values()),
                      "floor_ours": o["floor_bytes"], "zz_latency": z["latency_cycles"],
-                     "our_latency": o["latency_cycles"], "zz_energy": z["energy_pj"], "our_energy": o["energy_pj"]})
+                     "our_latency": o["latency_cycles"], "zz_energy": z["energy_pj"], "our_energy": o["energy_pj"],
+                     "zz_levels": z.get("energy_pj_by_level"), "our_levels": o["energy_pj_by_level"]})
     tot = {k: sum(r[k] for r in rows) for k in ("zz_dram", "our_dram", "floor_zz", "floor_ours", "zz_latency",
                                                 "our_latency")}
-    for side in ("zz_energy", "our_energy"):
+    for side in ("zz_energy", "our_energy", "zz_levels", "our_levels"):
+        if rows[0][side] is None:  # a ZigZag run recorded before the per-level split
+            continue
         keys = rows[0][side].keys()
         tot[side] = {k: sum(r[side][k] for r in rows) for k in keys}
     return {"layers": rows, "total": tot}
@@ -172,6 +182,14 @@ def report(cmp: dict) -> None:
     print("energy µJ: ZigZag " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in ze.items())
           + f" = {sum(ze.values()) / 1e6:.1f}; ours " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in oe.items())
           + f" = {sum(oe.values()) / 1e6:.1f}")
+    if "zz_levels" in t:  # each memory level side by side (ZigZag's registers: weight + partial-sum; ours: one level)
+        zl, ol = t["zz_levels"], t["our_levels"]
+        pairs = [("registers", zl["RF_W"] + zl["RF_O"], ol["RF"])] + \
+                [(f"{n} SRAM", zl[f"SRAM_{k}"], ol[f"SRAM_{k}"]) for n, k in (("weight", "W"), ("input", "I"),
+                                                                              ("output", "O"))] + \
+                [("DRAM", zl["DRAM"], ol["DRAM"]), ("MAC", ze["MAC"], oe["MAC"])]
+        print("energy by level µJ (ZigZag / ours / ratio): " + "; ".join(
+            f"{n} {z / 1e6:.1f} / {o / 1e6:.1f} / {o / z:.2f}" for n, z, o in pairs))
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ def _leaves(schema, prefix=""):
 
 
 def _bad_values(rule):
-    typ, check = rule
+    typ, check = rule[:2]
     if typ is bool:
         return ["maybe", "2"]
     if typ is str:

@@ -12,6 +12,16 @@ is (re)loaded into the array (``loads``). The microarchitecture turns that into 
              private weight buffer every cycle, so there is no load phase, and one tile's fill/drain
              overlaps the next: the array pays the fill/drain once per layer (Bit Fusion's own simulator,
              ``Accelerator.get_compute_cycles``, charges none).
+
+Each also says what moves below the SRAM buffers (weight-stationary dataflow):
+
+  systolic   a weight is shifted into its PE's register once per load and held; the partial sums of every
+             reduction fold leave the array, so the output buffer is read-modified-written once per fold.
+  bitfusion  a K tile's reduction runs innermost: each unit reads the weight it needs from its private buffer
+             every cycle (the weight buffer is those 512 small banks), and the partial sums stay in the column
+             accumulators until the tile's reduction is done: the output buffer sees one write per output per
+             K tile (and a read when an earlier K tile left a partial sum).
+  Both: every unit-cycle of work writes and reads its partial-sum register and its input pipeline register.
 """
 from __future__ import annotations
 
@@ -37,6 +47,8 @@ class FoldWork:
 
 class ArrayModel(Protocol):
     name: str
+    reduction_in_accumulators: bool
+    weights_read_per_mac: bool
 
     def cycles(self, work: FoldWork, rows: int, cols: int) -> np.ndarray:
         """Array cycles of the whole layer for every candidate (same shape as the broadcast of ``work``)."""
@@ -44,6 +56,8 @@ class ArrayModel(Protocol):
 
 class Systolic:
     name = "systolic"
+    reduction_in_accumulators = False  # psums leave the array after every reduction fold
+    weights_read_per_mac = False  # a loaded weight sits in the PE's register
 
     def cycles(self, work: FoldWork, rows: int, cols: int) -> np.ndarray:
         fill = rows + cols - 2  # skew: the last PE starts rows + cols − 2 cycles after the first
@@ -52,6 +66,8 @@ class Systolic:
 
 class BitFusion:
     name = "bitfusion"
+    reduction_in_accumulators = True  # a K tile's psums stay in the column accumulators
+    weights_read_per_mac = True  # from the unit's private weight buffer, every cycle
 
     def cycles(self, work: FoldWork, rows: int, cols: int) -> np.ndarray:
         fill = rows + cols - 2  # paid once: the next tile's operands enter while this tile drains

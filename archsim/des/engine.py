@@ -6,7 +6,8 @@
     input DMA:   per layer, wait until the producers' outputs are written back, then per tile wait for a
                  free input slot and load inputs (+ spilled partial sums).
     compute:     per tile, take a weight and an input tile, run the array and the decoders
-                 (max of the two, + decoder pipeline latency), then wait for a free output slot.
+                 (the longest of the array's cycles, the decoders' and the SRAM ports' time, + the decoder
+                 pipeline latency), then wait for a free output slot.
     store DMA:   write each finished output tile (+ spilled partial sums) back, freeing its slot.
 
 Events are per tile (a DMA burst, a fold group, a write-back) — never per MAC or per cycle.
@@ -25,7 +26,7 @@ class Job:
     index: int
     name: str
     kind: str  # "array" | "vector"
-    steps: list  # rows (w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr) of Python ints
+    steps: list  # rows (w_bytes, i_bytes, psum_rd, cycles, decode_cycles, out_bytes, psum_wr, port_cycles), ints
     deps: list  # indices of jobs whose outputs this one reads
     decoder_latency: int = 0
 
@@ -36,6 +37,7 @@ class JobStats:
     end: int = 0
     compute_cycles: int = 0
     decoder_stall_cycles: int = 0
+    port_stall_cycles: int = 0
     read_bytes: int = 0
     write_bytes: int = 0
     events: int = 0
@@ -127,10 +129,12 @@ def run(jobs: list[Job], *, bytes_per_cycle: float, channels: int, latency_cycle
                     t0 = env.now
                     if st.first_compute < 0:
                         st.first_compute = t0
-                    busy = max(step[3], step[4]) + (j.decoder_latency if step[4] else 0)
+                    array_busy = max(step[3], step[7])  # the SRAM ports can hold the array back
+                    busy = max(array_busy, step[4]) + (j.decoder_latency if step[4] else 0)
                     yield env.timeout(busy)
                     st.compute_cycles += step[3]
-                    st.decoder_stall_cycles += busy - step[3]
+                    st.port_stall_cycles += array_busy - step[3]
+                    st.decoder_stall_cycles += busy - array_busy
                     span("compute", f"{j.name} T{s}", t0, j.index, {"cycles": step[3], "decode": step[4]})
                 yield free["weight"].put(1)
                 yield free["input"].put(1)

@@ -134,7 +134,7 @@ def test_analytic_latency_charges_small_tiles_the_channels_they_are_striped_over
     hw = load_hw("default").with_overrides({"dram.channels": 8, "dram.latency_ns": 0.0,
                                             "buffers.weight.double_buffered": weight_double})
     n = 200
-    steps = np.array([[tile_bytes, 64, 0, 3, 0, 16, 0]] * n, dtype=np.int64)
+    steps = np.array([[tile_bytes, 64, 0, 3, 0, 16, 0, 0]] * n, dtype=np.int64)
     slots = {k: 2 if hw.buffers[k].double_buffered else 1 for k in ("weight", "input", "output")}
     des, _, _ = run([Job(0, "synthetic", "array", steps.tolist(), [])], bytes_per_cycle=hw.dram_bytes_per_cycle,
                     channels=8, latency_cycles=0, slots=slots)

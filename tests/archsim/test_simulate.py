@@ -1,5 +1,4 @@
 import json
-import re
 
 import pytest
 
@@ -110,6 +109,7 @@ def test_bit_fusion_rule_resnet18_layer1(graphs):
     assert cyc[8] == 2 * 9 * 2 * 3136 + 62
     assert cyc[4] == 1 * 9 * 2 * 3136 + 62 == cyc[2]
     sa = hw.with_overrides({"array.microarchitecture": "systolic", "buffers.output.kib": 1024,
+                            "buffers.output.shared_port": False,  # a fold's psum read-modify-write at full rate
                             "buffers.input.kib": 1024, "dram.bus_bits": 1 << 16})
     m = map_layer(layer, layer_cost(sa, "int8", "int8"), sa, latency_tolerance=0.0)
     assert m.compute_cycles == 2 * 9 * 2 * (3136 + 32 + 62) and m.tiles["n_m"] == 1
@@ -331,29 +331,29 @@ def test_analytic_engine_counts_a_one_step_layers_dram_time_once(graphs):
               if d["op"] in ("add", "pool")]
     assert len(ratios) == 10
     # above 1: in the DES the weight DMA prefetches the next layers' weights during a one-step layer and shares
-    # the DRAM with it (layer4.1.add_7: +26 %), a contention the per-layer closed form does not see
-    assert all(0.95 <= r <= 1.3 for r in ratios), ratios
+    # the DRAM with it (layer4.0.add_6: +37 %), a contention the per-layer closed form does not see
+    assert all(0.95 <= r <= 1.4 for r in ratios), ratios
     assert abs(statistics.median(ratios) - 1) < 0.02, ratios
 
 
-def test_sram_port_load_is_reported_per_buffer_and_scales_with_banks_and_width(graphs):
-    """banks × width_bits is each buffer's port bandwidth: the result reports the bits each buffer moved per
-    cycle as a fraction of it (per layer, peak in the totals) and says when a schedule needs more; it is not a
-    timing bound, so more banks change the load and nothing else."""
+def test_sram_port_load_is_the_fraction_of_each_buffers_port_time_the_layer_used(graphs):
+    """banks × width_bits per cycle is each buffer's port bandwidth (a read and a write port, or one shared port):
+    the result reports, per layer and buffer, the port cycles its traffic needed over the layer's cycles (peak in
+    the totals); the ports bound the array's pace, so the load stays at most about 1 and quadrupling the banks
+    quarters it without slowing anything."""
+    from archsim.mapping import port_cycles
+
     g = graphs("lenet5")
     hw = load_hw("default")
     r = simulate(g, hw, "int8")
     for rec in r.layers:
         for b in ("weight", "input", "output"):
-            bits = rec["sram_bits"].get(f"{b}_rd", 0) + rec["sram_bits"].get(f"{b}_wr", 0)
-            assert rec[f"{b}_port_load"] == pytest.approx(
-                bits / (rec["cycles"] * hw.buffers[b].banks * hw.buffers[b].width_bits))
+            bits = {k: v for k, v in rec["sram_bits"].items() if k.startswith(b)}
+            assert rec[f"{b}_port_load"] == pytest.approx(float(port_cycles(bits, hw)) / rec["cycles"])
+            assert rec[f"{b}_port_load"] <= 1.05
     peak = r.total["sram_port_load_peak"]
     assert peak["output"] == max(rec["output_port_load"] for rec in r.layers) > 0
     wide = simulate(g, hw.with_overrides({f"buffers.{b}.banks": 4 * hw.buffers[b].banks
                                           for b in ("weight", "input", "output")}), "int8")
-    assert wide.total["cycles"] == r.total["cycles"]
-    assert {b: v * 4 for b, v in wide.total["sram_port_load_peak"].items()} == pytest.approx(peak)
+    assert wide.total["cycles"] <= r.total["cycles"]
     assert "SRAM port load" in r.to_markdown()
-    narrow = simulate(g, hw.with_overrides({"buffers.output.width_bits": 8}), "int8")
-    assert re.search(r"Above 1 \([a-z, ]*output", narrow.to_markdown())
