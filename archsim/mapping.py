@@ -70,6 +70,7 @@ class Mapping:
     decoder_cycles: int
     port_cycles: int = 0  # the busiest SRAM buffer's port time: bits through its ports ÷ (banks × width_bits)
     register_bits: int = 0  # bits through the registers under the array (energy.py's register level)
+    resident_input: bool = False  # the whole input loaded once, during the first column pass (fills the buffer)
     dram_floor_bytes: int = 0  # compulsory traffic: every weight, used input and output moved once
     steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 8), np.int64), repr=False)  # DES tile schedule
 
@@ -284,7 +285,12 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         """SRAM traffic (bits) of the selected (order, candidate) pairs."""
         return {k: v[sel] for k, v in sram_all.items()}
 
-    fit2 = np.stack([fits, fits, fits & (n_k > 1) & (n_n > 1) & (in_block <= hw.tile_capacity_bytes("input"))])
+    # an input block that is loaded once for the whole layer (one row block, one group pass) is never refilled, so
+    # it needs no second buffer: it may fill the whole input buffer. Its K slices arrive during the first pass over
+    # the weight columns (each slice before the weight tiles that use it) and stay for the other passes.
+    resident = (n_m == 1) & (n_gpass == 1) & (in_block > hw.tile_capacity_bytes("input"))
+    in_cap = np.where(resident, hw.buffer_bytes("input"), hw.tile_capacity_bytes("input"))
+    fit2 = np.stack([fits, fits, fits & (n_k > 1) & (n_n > 1) & (in_block <= in_cap)])
     if objective == "traffic":
         score = np.where(fit2, traffic, big)
         oi, ci = np.unravel_index(np.argmin(np.where(score <= score.min() * (1 + 1e-9), cyc, big)), cyc.shape)
@@ -292,6 +298,11 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
         dec = np.ceil(dec_vals_all / dec_tp)
         n_steps = np.minimum(n_gpass * n_m * n_n * n_k, STEP_CAP)
         latency = analytic_cycles(cyc, dec, n_steps, W_rd, I_rd, PS, o_wr, hw, port=port)
+        if resident.any():  # the first column pass waits for the whole input: what it cannot hide is exposed
+            r = ORDERS.index("input_resident")
+            exposed = np.maximum(0, I_rd[r] / hw.dram_bytes_per_cycle - cyc[r] / n_n)
+            latency = latency.copy()
+            latency[r] = np.where(resident, latency[r] + exposed, latency[r])
         if objective == "latency":
             tol = LATENCY_TOLERANCE if latency_tolerance is None else latency_tolerance
             lat = np.where(fit2, latency, big)
@@ -329,7 +340,7 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                  "n_g": n_gpass}, order, macs, compute, int(folds[ci]) * n_gpass, util,
                 {"weight": int(round(w_rd)), "input": int(round(i_rd)), "psum": int(round(ps))},
                 {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles,
-                int(port[oi, ci]), int(round(reg_bits)))
+                int(port[oi, ci]), int(round(reg_bits)), bool(order == "input_resident" and resident[ci]))
     in_elems = layer["act_in_elems"] * used if op == "conv" else M * Kfull * G
     m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_dram_bits + in_elems * ib + M * Ng * G * ob) / 8)
     m.steps = _steps(m)
@@ -415,4 +426,8 @@ def _steps(m: Mapping, cap: int = STEP_CAP) -> np.ndarray:
     totals = (m.dram_read["weight"], m.dram_read["input"], m.dram_read["psum"], m.compute_cycles,
               m.decoder_cycles, m.dram_write["output"], m.dram_write["psum"], m.port_cycles)
     cols = [np.diff(np.floor(np.linspace(0, v, n + 1)).astype(np.int64)) for v in totals]
+    if m.resident_input:  # the whole input arrives during the first pass over the weight columns
+        first = max(1, round(n / t["n_n"]))
+        cols[1] = np.zeros(n, np.int64)
+        cols[1][:first] = np.diff(np.floor(np.linspace(0, totals[1], first + 1)).astype(np.int64))
     return np.stack(cols, axis=1)

@@ -104,3 +104,22 @@ def test_buffer_costs_and_register_cost_default_when_absent_and_refuse_bad_value
         hw.with_overrides({"buffers.output.read_pj_per_bit": -1})
     with pytest.raises(ConfigError, match=r"buffers.output.shared_port: expected bool"):
         hw.with_overrides({"buffers.output.shared_port": 3})
+
+
+def test_an_input_loaded_once_may_fill_the_whole_input_buffer():
+    """ResNet-18 layer3.0.conv2 on 64/64/64 KiB buffers: its 50 kB input does not fit half the input buffer (the
+    double-buffered tile), but it is loaded once and never refilled, so it may fill the whole buffer: inputs are
+    read from DRAM exactly once (the used-input floor), and the DES moves them during the first pass over the
+    weight columns."""
+    from workloads import load_workload
+
+    hw = load_hw("int8_systolic").with_overrides({"buffers.weight.kib": 64, "buffers.input.kib": 64,
+                                                  "buffers.output.kib": 64, "dram.bus_bits": 80,
+                                                  "dram.latency_ns": 0.0, "dram.channels": 1})
+    layer = load_workload("resnet18")["layer3.0.conv2"]
+    m = map_layer(layer, layer_cost(hw, "int8", "int8"), hw)
+    assert layer["act_in_elems"] > hw.tile_capacity_bytes("input")
+    assert m.order == "input_resident" and m.resident_input
+    assert m.dram_read["input"] == layer["act_in_elems"]
+    first = max(1, round(len(m.steps) / m.tiles["n_n"]))
+    assert m.steps[:first, 1].sum() == layer["act_in_elems"] and not m.steps[first:, 1].any()

@@ -24,19 +24,23 @@ def test_recorded_comparison_with_zigzag(bench):
         # the floors agree: ZigZag sizes inputs with their padding, ours adds the weights' per-channel scales
         assert r["floor_ours"] <= r["floor_zz"] * 1.02, r["layer"]
         assert r["our_dram"] >= r["floor_ours"]
-    # where we stand (issue 17's target is ≤ ZigZag's traffic): ours 1.165× ZigZag's, MAC energy identical
-    assert t["our_dram"] / t["zz_dram"] < 1.17
+    # where we stand against ZigZag's 16-bit partial sums: ours 1.091× its traffic, MAC energy identical
+    assert t["our_dram"] / t["zz_dram"] < 1.10
     assert t["our_energy"]["MAC"] == pytest.approx(t["zz_energy"]["MAC"], rel=1e-6)
     assert t["floor_ours"] == pytest.approx(t["floor_zz"], rel=0.01)
 
 
 def test_with_the_same_partial_sum_width_our_traffic_matches_zigzags(bench):
     """ZigZag defaults to 16-bit partial sums, we keep 32-bit ones (psum_bits): with ZigZag given ours, our DRAM
-    traffic is within 2 % of its, and the DRAM energy (15 pJ/bit in both) within 2 %."""
+    traffic is at most its (0.949×: issue 17's target), the DRAM energy (15 pJ/bit in both) within 10 %, and 19 of
+    the 21 layers within 1.1× its traffic (layer2.0.conv1 and conv1 at the edge: reports/validation.md §3)."""
     ref = json.loads(bench.REFERENCE.read_text())
-    t = bench.compare(ref["zigzag_psum32"], bench.ours())["total"]
-    assert t["our_dram"] / t["zz_dram"] == pytest.approx(1.0, abs=0.02)
-    assert t["our_energy"]["DRAM"] / t["zz_energy"]["DRAM"] == pytest.approx(1.0, abs=0.02)
+    cmp = bench.compare(ref["zigzag_psum32"], bench.ours())
+    t = cmp["total"]
+    assert t["our_dram"] <= t["zz_dram"]
+    assert t["our_energy"]["DRAM"] / t["zz_energy"]["DRAM"] == pytest.approx(1.0, abs=0.10)
+    above = {r["layer"] for r in cmp["layers"] if r["our_dram"] > 1.1 * r["zz_dram"]}
+    assert above <= {"layer2.0.conv1", "conv1"} and "layer2.0.conv1" in above
 
 
 def test_energy_by_level_against_zigzag(bench):
