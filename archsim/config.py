@@ -40,7 +40,10 @@ SCHEMA = {
               "dataflow": (str, ("ws", "os", "is")), "microarchitecture": (str, ("systolic", "bitfusion"))},
     "decoder": {"count": (int, _NONNEG), "values_per_cycle": (int, _POS), "latency_cycles": (int, _NONNEG),
                 "energy_pj_per_value": (float, _NONNEG), "area_um2": (float, _NONNEG)},
-    "buffers": {"weight": _buffer_schema(), "input": _buffer_schema(), "output": _buffer_schema()},
+    # shared: the three buffers are one SRAM of their summed capacity, split among the operands per layer by the
+    # mapper (each operand keeps its own ports and per-bit costs: the split is by banks)
+    "buffers": {"weight": _buffer_schema(), "input": _buffer_schema(), "output": _buffer_schema(),
+                "shared": (bool, None, False)},
     "dram": {"bus_bits": (int, _POS), "channels": (int, _POS), "latency_ns": (float, _NONNEG),
              "energy_pj_per_bit": (float, _NONNEG)},
     "psum_bits": (int, _POS),
@@ -179,6 +182,13 @@ class Accelerator:
         # the smallest legal tile: one fold of 8-bit weights, one row of inputs, one row of partial sums
         need = {"weight": a["rows"] * a["cols"], "input": a["rows"],
                 "output": a["cols"] * self._data["psum_bits"] // 8}
+        if self._data["buffers"]["shared"]:
+            copies = {w: 2 if self._data["buffers"][w]["double_buffered"] else 1 for w in need}
+            pool = sum(self.buffer_bytes(w) for w in need)
+            if sum(copies[w] * n for w, n in need.items()) > pool:
+                raise ConfigError(f"buffers.shared: the pooled {pool} B cannot hold the smallest legal tiles "
+                                  f"({', '.join(f'{w} {n} B' for w, n in need.items())}, double-buffered ones twice)")
+            return
         for which, nbytes in need.items():
             cap = self.tile_capacity_bytes(which)
             if cap < nbytes:

@@ -71,6 +71,7 @@ class Mapping:
     port_cycles: int = 0  # the busiest SRAM buffer's port time: bits through its ports ÷ (banks × width_bits)
     register_bits: int = 0  # bits through the registers under the array (energy.py's register level)
     resident_input: bool = False  # the whole input loaded once, during the first column pass (fills the buffer)
+    buffer_use_bytes: dict = field(default_factory=dict)  # what each operand's tiles occupy (double buffers twice)
     dram_floor_bytes: int = 0  # compulsory traffic: every weight, used input and output moved once
     steps: np.ndarray = field(default_factory=lambda: np.zeros((0, 8), np.int64), repr=False)  # DES tile schedule
 
@@ -192,8 +193,13 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     w_tile = KT * T * NT * wb / 8
     i_tile = i_elems * (MT / M) * (KT / kred) * halo * ab / 8
     o_tile = MT * NT * psb / 8
-    fits = (w_tile <= hw.tile_capacity_bytes("weight")) & (i_tile <= hw.tile_capacity_bytes("input")) & \
-           (o_tile <= hw.tile_capacity_bytes("output"))
+    if hw.buffers.shared:  # one SRAM split per layer: the tiles' footprints (double-buffered ones twice) share it
+        copies = {b: 2 if hw.buffers[b].double_buffered else 1 for b in ("weight", "input", "output")}
+        pool = sum(hw.buffer_bytes(b) for b in copies)
+        fits = w_tile * copies["weight"] + i_tile * copies["input"] + o_tile * copies["output"] <= pool
+    else:
+        fits = (w_tile <= hw.tile_capacity_bytes("weight")) & (i_tile <= hw.tile_capacity_bytes("input")) & \
+               (o_tile <= hw.tile_capacity_bytes("output"))
     if not fits.any():
         raise SimError(f"layer {layer['name']!r}: no tile fits the buffers of {hw.name} "
                        f"(smallest weight tile {w_tile.min():.0f} B, input {i_tile.min():.0f} B, "
@@ -288,9 +294,16 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     # an input block that is loaded once for the whole layer (one row block, one group pass) is never refilled, so
     # it needs no second buffer: it may fill the whole input buffer. Its K slices arrive during the first pass over
     # the weight columns (each slice before the weight tiles that use it) and stay for the other passes.
-    resident = (n_m == 1) & (n_gpass == 1) & (in_block > hw.tile_capacity_bytes("input"))
-    in_cap = np.where(resident, hw.buffer_bytes("input"), hw.tile_capacity_bytes("input"))
-    fit2 = np.stack([fits, fits, fits & (n_k > 1) & (n_n > 1) & (in_block <= in_cap)])
+    once = (n_m == 1) & (n_gpass == 1)
+    if hw.buffers.shared:
+        rest = w_tile * copies["weight"] + o_tile * copies["output"]
+        in_double = in_block * copies["input"] + rest <= pool
+        resident = once & ~in_double
+        in_ok = in_double | (once & (in_block + rest <= pool))
+    else:
+        resident = once & (in_block > hw.tile_capacity_bytes("input"))
+        in_ok = in_block <= np.where(resident, hw.buffer_bytes("input"), hw.tile_capacity_bytes("input"))
+    fit2 = np.stack([fits, fits, fits & (n_k > 1) & (n_n > 1) & in_ok])
     if objective == "traffic":
         score = np.where(fit2, traffic, big)
         oi, ci = np.unravel_index(np.argmin(np.where(score <= score.min() * (1 + 1e-9), cyc, big)), cyc.shape)
@@ -342,6 +355,11 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                 {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles,
                 int(port[oi, ci]), int(round(reg_bits)), bool(order == "input_resident" and resident[ci]))
     in_elems = layer["act_in_elems"] * used if op == "conv" else M * Kfull * G
+    dbl = {b: 2 if hw.buffers[b].double_buffered else 1 for b in ("weight", "input", "output")}
+    in_use = in_block[ci] * (1 if m.resident_input else dbl["input"]) if order == "input_resident" else \
+        i_tile[ci] * dbl["input"]
+    m.buffer_use_bytes = {"weight": int(w_tile[ci] * dbl["weight"]), "input": int(in_use),
+                          "output": int(o_tile[ci] * dbl["output"])}
     m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_dram_bits + in_elems * ib + M * Ng * G * ob) / 8)
     m.steps = _steps(m)
     return m

@@ -90,6 +90,8 @@ class SimResult:
         for out, r in zip(d["layers"], self.layers, strict=True):
             if "energy_pj" in r:  # energy by level, per layer
                 out["energy_pj"] = _clean(r["energy_pj"])
+            if r.get("buffer_use_bytes"):  # what each operand's tiles occupied (the split of a shared buffer)
+                out["buffer_use_bytes"] = r["buffer_use_bytes"]
         if full:
             d["hw_config"] = self.hw.to_dict()
         return d

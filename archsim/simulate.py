@@ -158,7 +158,8 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
             m, cost = _cached_mapping(_freeze(d), p.weight, p.activation, hw, objective,
                                       input_bits(graph, name, out_bits, default=own), out_bits[name])
             rec.update(w_format=p.weight, a_format=p.activation, fusion=m.fusion, dataflow=m.dataflow,
-                       im2col=m.im2col, tiles=dict(m.tiles), loop_order=m.order, folds=m.fold_count)
+                       im2col=m.im2col, tiles=dict(m.tiles), loop_order=m.order, folds=m.fold_count,
+                       buffer_use_bytes=dict(m.buffer_use_bytes))
             steps, sram_bits, vec = m.steps, m.sram_bits, 0
             dram_rd, dram_wr = m.dram_read_bytes, m.dram_write_bytes
             floor = m.dram_floor_bytes

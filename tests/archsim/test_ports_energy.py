@@ -123,3 +123,30 @@ def test_an_input_loaded_once_may_fill_the_whole_input_buffer():
     assert m.dram_read["input"] == layer["act_in_elems"]
     first = max(1, round(len(m.steps) / m.tiles["n_n"]))
     assert m.steps[:first, 1].sum() == layer["act_in_elems"] and not m.steps[first:, 1].any()
+
+
+def test_a_shared_buffer_is_split_per_layer_and_never_overfilled():
+    """`buffers.shared`: the three buffers are one SRAM of their summed capacity. The mapper splits it per layer
+    (each operand's tiles, double-buffered ones twice, within the pool), which can only help: on every ResNet-18
+    layer the shared pool moves no more DRAM bytes than the same capacities split 64/64/64 KiB, and ResNet-18 as a
+    whole moves fewer. A pool too small for the smallest tiles is refused in one line."""
+    from archsim.simulate import simulate
+    from workloads import load_workload
+
+    base = {"buffers.weight.kib": 64, "buffers.input.kib": 64, "buffers.output.kib": 64, "dram.bus_bits": 80,
+            "dram.latency_ns": 0.0, "dram.channels": 1}
+    g = load_workload("resnet18")
+    split = simulate(g, load_hw("int8_systolic").with_overrides(base), "int8", "analytic", objective="traffic")
+    pooled_hw = load_hw("int8_systolic").with_overrides({**base, "buffers.shared": True})
+    pooled = simulate(g, pooled_hw, "int8", "analytic", objective="traffic")
+    pool = 3 * 64 * 1024
+    for a, b in zip(split.layers, pooled.layers, strict=True):
+        assert b["dram_read_bytes"] + b["dram_write_bytes"] <= a["dram_read_bytes"] + a["dram_write_bytes"], a["name"]
+        if b.get("buffer_use_bytes"):
+            assert sum(b["buffer_use_bytes"].values()) <= pool, b["name"]
+    moved = {r: r.total["dram_read_bytes"] + r.total["dram_write_bytes"] for r in (split, pooled)}
+    assert moved[pooled] < moved[split]
+    assert any(r.get("buffer_use_bytes", {}).get("input", 0) > 64 * 1024 for r in pooled.layers)
+    with pytest.raises(ConfigError, match=r"^buffers.shared: the pooled .* cannot hold the smallest legal tiles"):
+        load_hw("int8_systolic").with_overrides({"buffers.shared": True, "buffers.weight.kib": 0.5,
+                                                 "buffers.input.kib": 0.5, "buffers.output.kib": 0.5})
