@@ -6,6 +6,9 @@ Names (n = bits, 2..8 unless noted):
   adaptivfloatN (n ≥ 3) · mxfp4 / mxfp6 / mxfp8 / mxint8 (OCP MX, block 32, E8M0 scales) ·
   antN (per-tensor choice among intN, flintN, potN; n ≥ 3) · dybitNcK (fixed cap K) · dybitN (adaptive cap)
   · fp32 / fp16 / bf16 (not quantised at that width).
+Block- and group-scaled (``quant.formats.blockscaled``; ``gG`` = G values per scale): nvfp4 (E2M1, E4M3 scale
+  per 16, FP32 per tensor) · mxdybitN[cK][gG] (E8M0 scale per 32) · nvdybitN[cK][gG] (E4M3 per 16 + FP32 per
+  tensor) · intNgG (symmetric INT, FP16 scale per G, e.g. int4g128).
 """
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ from quant.errors import QuantError
 from quant.formats import baselines as B
 from quant.formats.adaptive import AdaptiveFormat, AdaptiveParams, PassThroughFormat
 from quant.formats.base import NumberFormat
+from quant.formats.blockscaled import BlockAdaptiveFormat, BlockScaledFormat
 from quant.formats.dybit import DyBitFormat, HardwareView
 from quant.formats.intfq import IntFormat, int_fake_quant
 
 __all__ = ["get_format", "list_formats", "NumberFormat", "DyBitFormat", "AdaptiveFormat", "AdaptiveParams",
-           "PassThroughFormat", "IntFormat", "HardwareView", "ALIASES", "int_fake_quant"]
+           "PassThroughFormat", "IntFormat", "HardwareView", "ALIASES", "int_fake_quant", "BlockScaledFormat",
+           "BlockAdaptiveFormat"]
 
 ALIASES = {"fp4": "e2m1", "fp6": "e2m3", "fp8": "e4m3", "int": "int8", "dybit": "dybit4"}
 _MX = {"mxfp4": ("e2m1", 4), "mxfp6": ("e2m3", 6), "mxfp8": ("e4m3", 8), "mxint8": ("int8", 8)}
@@ -35,6 +40,9 @@ def _build(name: str):
         values = elem.code_values / (64.0 if elem_name == "int8" else 1.0)  # MXINT8: implicit 2^-6
         return NumberFormat(name, n, values, scale_rule="mx", granularity="block", block=32,
                             description=f"OCP MX v1.0 block format: {elem_name} elements, E8M0 scale per 32")
+    block = _build_block(name)
+    if block is not None:
+        return block
     m = re.fullmatch(r"e(\d)m(\d)", name)
     if m:
         e, mm = int(m.group(1)), int(m.group(2))
@@ -68,6 +76,31 @@ def _build(name: str):
                         description={"int": "symmetric INT", "uint": "asymmetric (affine) INT"}.get(kind, kind))
 
 
+def _build_block(name: str):
+    """The block- and group-scaled names (see ``quant.formats.blockscaled``), or None."""
+    if name == "nvfp4":
+        return BlockScaledFormat(name, get_format("e2m1"), "e4m3",
+                                 description="NVIDIA NVFP4: E2M1 elements, E4M3 scale per 16, FP32 per tensor")
+    m = re.fullmatch(r"(mx|nv)(dybit\d+)(c\d+)?(?:g(\d+))?", name)
+    if m:
+        kind, base, cap, g = m.group(1), m.group(2), m.group(3), m.group(4)
+        scale, what = ("e8m0", "E8M0 (power-of-two)") if kind == "mx" else ("e4m3", "E4M3 + FP32 per tensor")
+        block = None if g is None else int(g)
+        if cap is None:
+            n = _n(name, int(base[5:]))
+            cands = [get_format(f"{kind}{base}c{c}" + ("" if g is None else f"g{g}")) for c in range(1, n)]
+            return BlockAdaptiveFormat(name, n, cands, f"DyBit {n}-bit, cap chosen per block, {what} block scales")
+        elem = get_format(base + cap)
+        return BlockScaledFormat(name, elem, scale, block,
+                                 f"{elem.description}, {what} scale per {block or ('32' if kind == 'mx' else '16')}")
+    m = re.fullmatch(r"int(\d+)g(\d+)", name)
+    if m:
+        elem = get_format(f"int{m.group(1)}")
+        return BlockScaledFormat(name, elem, "fp16", int(m.group(2)),
+                                 f"symmetric INT{elem.bits}, FP16 scale per {m.group(2)} values (no zero point)")
+    return None
+
+
 def _n(name: str, n: int) -> int:
     if not 2 <= n <= 8:
         raise QuantError(f"{name}: bits must be in 2..8, got {n}")
@@ -95,7 +128,7 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
     if kinds:
         return ["intN", "uintN", "eXmY", "fp4", "fp6", "fp8", "positNesK", "flintN", "potN", "apotN", "nfN",
                 "adaptivfloatN", "mxfp4", "mxfp6", "mxfp8", "mxint8", "antN", "dybitN", "dybitNcK",
-                "fp32", "fp16", "bf16"]
+                "nvfp4", "mxdybitN[cK][gG]", "nvdybitN[cK][gG]", "intNgG", "fp32", "fp16", "bf16"]
     if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8):
         raise QuantError(f"bits: the quantised formats have 2..8 bits, got {bits!r} "
                          "(fp32, fp16 and bf16 are pass-through)")
@@ -107,5 +140,7 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
             names += [f"flint{n}", f"apot{n}", f"adaptivfloat{n}", f"ant{n}"]
         names += [f"e{e}m{n - 1 - e}" for e in range(1, n)]
         names += [f"posit{n}es{es}" for es in range(0, 3)]
+        names += [f"mxdybit{n}", f"nvdybit{n}", f"int{n}g128"]
     names += [k for k, (_, n) in _MX.items() if bits in (None, n)]
+    names += ["nvfp4"] if bits in (None, 4) else []
     return names
