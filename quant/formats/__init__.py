@@ -9,6 +9,7 @@ Names (n = bits, 2..8 unless noted):
 Block- and group-scaled (``quant.formats.blockscaled``; ``gG`` = G values per scale): nvfp4 (E2M1, E4M3 scale
   per 16, FP32 per tensor) · mxdybitN[cK][gG] (E8M0 scale per 32) · nvdybitN[cK][gG] (E4M3 per 16 + FP32 per
   tensor) · intNgG (symmetric INT, FP16 scale per G, e.g. int4g128).
+hifloat8 (alias hif8): Huawei Ascend's tapered 8-bit float (arXiv 2409.16626), ties away from zero.
 """
 from __future__ import annotations
 
@@ -27,13 +28,16 @@ __all__ = ["get_format", "list_formats", "NumberFormat", "DyBitFormat", "Adaptiv
            "PassThroughFormat", "IntFormat", "HardwareView", "ALIASES", "int_fake_quant", "BlockScaledFormat",
            "BlockAdaptiveFormat"]
 
-ALIASES = {"fp4": "e2m1", "fp6": "e2m3", "fp8": "e4m3", "int": "int8", "dybit": "dybit4"}
+ALIASES = {"fp4": "e2m1", "fp6": "e2m3", "fp8": "e4m3", "int": "int8", "dybit": "dybit4", "hif8": "hifloat8"}
 _MX = {"mxfp4": ("e2m1", 4), "mxfp6": ("e2m3", 6), "mxfp8": ("e4m3", 8), "mxint8": ("int8", 8)}
 
 
 def _build(name: str):
     if name in ("fp32", "fp16", "bf16"):
         return PassThroughFormat(name, {"fp32": 32, "fp16": 16, "bf16": 16}[name])
+    if name == "hifloat8":
+        return NumberFormat(name, 8, B.hifloat8_values(), ties="away",
+                            description="HiFloat8 (Ascend): tapered 8-bit float, prefix-coded exponent width")
     if name in _MX:
         elem_name, n = _MX[name]
         elem = get_format(elem_name)
@@ -128,7 +132,7 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
     if kinds:
         return ["intN", "uintN", "eXmY", "fp4", "fp6", "fp8", "positNesK", "flintN", "potN", "apotN", "nfN",
                 "adaptivfloatN", "mxfp4", "mxfp6", "mxfp8", "mxint8", "antN", "dybitN", "dybitNcK",
-                "nvfp4", "mxdybitN[cK][gG]", "nvdybitN[cK][gG]", "intNgG", "fp32", "fp16", "bf16"]
+                "nvfp4", "mxdybitN[cK][gG]", "nvdybitN[cK][gG]", "intNgG", "hifloat8", "fp32", "fp16", "bf16"]
     if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8):
         raise QuantError(f"bits: the quantised formats have 2..8 bits, got {bits!r} "
                          "(fp32, fp16 and bf16 are pass-through)")
@@ -143,4 +147,5 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
         names += [f"mxdybit{n}", f"nvdybit{n}", f"int{n}g128"]
     names += [k for k, (_, n) in _MX.items() if bits in (None, n)]
     names += ["nvfp4"] if bits in (None, 4) else []
+    names += ["hifloat8"] if bits in (None, 8) else []
     return names
