@@ -5,7 +5,8 @@ Every constant comes from the hardware YAML, where its unit is in its name and i
   MAC:      fusion array — MACs × bricks a MAC occupies (power-of-two groups) × brick_pj_per_op;
             fixed array — MACs × fixed_pe_pj_per_mac;
             binary array — MACs × a·b × (binary_pj_per_bitop + plane_scale_pj / popcount_width);
-            + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats.
+            + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats;
+            + each block-scaled operand's scale applied once per block partial sum (``precision.scale_pj_per_mac``).
   SRAM:     bits moved × sram_pj_per_bit_8kib · sqrt(capacity / 8 KiB)   (Horowitz: 8 KB 10 pJ/64 b,
             32 KB 20 pJ/64 b — energy per access grows with the square root of capacity).
   DRAM:     bits × energy_pj_per_bit.
@@ -17,6 +18,8 @@ from __future__ import annotations
 import functools
 import math
 from typing import TYPE_CHECKING
+
+from archsim.precision import scale_pj_per_mac
 
 if TYPE_CHECKING:  # the mapper scores its candidate tilings with movement_energy_pj
     from archsim.mapping import Mapping
@@ -82,6 +85,7 @@ def layer_energy_pj(m: Mapping | None, cost: LayerCost | None, hw, *, cycles: fl
             e["mac"] += m.macs * en.shift_add_pj
         if cost.w.exponent_add or cost.a.exponent_add:
             e["mac"] += m.macs * en.exponent_add_pj
+        e["mac"] += m.macs * (scale_pj_per_mac(cost.w, en) + scale_pj_per_mac(cost.a, en))  # block scales
         sram_bits = m.sram_bits
     elif vector_ops:  # pooling / element-wise: one add or compare per op in the post-processing unit
         e["mac"] = vector_ops * en.shift_add_pj

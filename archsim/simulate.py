@@ -44,7 +44,8 @@ ENGINES = ("des", "analytic")
 #    outputs requantised to their consumers' activation width.
 # 8: mapper loop orders: input_resident added, m_inner shares halo rows between consecutive row tiles; strided
 #    and dilated convs fetch only the input pixels they use; the compulsory-traffic floor is reported.
-COST_MODEL_VERSION = 8
+# 9: block-scaled operands (MX, NVFP4, mx/nvdybit, intNgG) pay for applying each block scale to its partial sum.
+COST_MODEL_VERSION = 9
 ARRAY_OPS = ("conv", "linear", "matmul")
 BUFFERS = ("weight", "input", "output")
 
