@@ -5,6 +5,7 @@
 | intN / uintN      | N                                            | —                    | no      |
 | dybitNcK          | decoded significand + sign (``HardwareView``) | shift-add            | yes     |
 | dybitN (adaptive) | widest candidate's significand (cap 1 = N)   | shift-add            | yes     |
+| dybitNcKeS, NeS   | as dybitNcK, from its own fields (wider shift)| shift-add            | yes     |
 | flintN            | as dybitN c(N−1) (same magnitudes)           | shift-add            | yes     |
 | eXmY, mxfpN       | significand: Y + 1 (+ sign)                  | exponent add         | no      |
 | adaptivfloatN     | significand: m + 1 (+ sign)                  | exponent add         | no      |
@@ -126,7 +127,7 @@ def _operand_cost(fmt: str) -> OperandCost:
         return OperandCost(name, storage, 3 + 2, False, True, True)
     if name in ("fp32", "fp16", "bf16"):
         return OperandCost(name, storage, bits, False, True, False)
-    if m := re.fullmatch(r"dybit(\d)c(\d)", name):
+    if m := re.fullmatch(r"dybit(\d)c(\d)(e\d)?", name):  # eS: the wider-step extension, its own widths
         return OperandCost(name, storage, f.hardware.multiplier_bits, True, False, True)
     if name.startswith("dybit"):
         widest = max(c.hardware.multiplier_bits for c in f.candidates)
