@@ -19,7 +19,10 @@ from quant.choose import choose_qparams
 from quant.formats import get_format
 
 GRID_FORMATS_4BIT = ["int4", "e2m1", "e3m0", "posit4es0", "posit4es1", "flint4", "pot4", "apot4", "nf4",
-                     "adaptivfloat4", "dybit4c1", "dybit4c2", "dybit4c3"]
+                     "adaptivfloat4", "dybit4c1", "dybit4c2", "dybit4c3", "dybit4c2e1", "dybit4c3e1", "dybit4c3e2"]
+# block- and group-scaled formats, each with its own stored scales (quant.formats.blockscaled)
+OWN_RULE_FORMATS_4BIT = ["mxfp4", "mxdybit4c2", "mxdybit4c3", "mxdybit4", "mxdybit4e1", "nvfp4", "nvdybit4c3",
+                         "nvdybit4", "nvdybit4e1", "int4g32", "int4g128"]
 
 
 BLOCK = 32  # values per scale in the per-block comparison: the OCP MX block
@@ -30,7 +33,7 @@ def mse_formats(bits: int) -> list[str]:
     fp = {4: ["e2m1", "e3m0"], 3: ["e1m1", "e2m0"]}[bits]
     names = [f"int{bits}", *fp, f"posit{bits}es0", f"posit{bits}es1", f"flint{bits}", f"pot{bits}",
              f"apot{bits}", f"nf{bits}", f"adaptivfloat{bits}", f"ant{bits}"]
-    names += [f"dybit{bits}c{c}" for c in range(1, bits)] + [f"dybit{bits}"]
+    names += [f"dybit{bits}c{c}" for c in range(1, bits)] + [f"dybit{bits}", f"dybit{bits}e1"]
     return names + (["mxfp4"] if bits == 4 else [])
 
 
@@ -78,6 +81,18 @@ def block_rows() -> list[tuple[str, str, bool, float]]:
             rows.append((f"{name}, {kind} scale", name, pow2, 4 + (scale_bits + choice_bits) / BLOCK))
     rows.append(("mxfp4 (OCP MX rule), E8M0 scale", "mxfp4", True, 4 + 8 / BLOCK))
     return rows
+
+
+def own_rule_relative_mse(name: str, w: np.ndarray) -> float:
+    """Relative MSE of a block- or group-scaled format with its own scale rule, blocks along the input axis."""
+    w2 = w.reshape(w.shape[0], -1)
+    return _relative_error(get_format(name).quantize(w2, axis=1), w2)
+
+
+def stored_bits_per_value(name: str) -> float:
+    """Element bits + block-scale bits (and cap-index bits) per value; per-tensor scales are not counted."""
+    f = get_format(name)
+    return f.bits + getattr(f, "scale_bits", 8) / f.default_block
 
 
 def _relative_error(q: np.ndarray, w: np.ndarray) -> float:
@@ -166,6 +181,7 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
     block = {(t, label): block_relative_mse(n, tensors[t], pow2=pow2)
              for t, (label, n, pow2, _) in tqdm(block_jobs, desc="per-block MSE", disable=not progress,
                                                  file=sys.stderr)}
+    own = {(t, n): own_rule_relative_mse(n, tensors[t]) for t in tensors for n in OWN_RULE_FORMATS_4BIT}
     elapsed = time.perf_counter() - t0
     plot_grids(out / "formats_grids.png")
     plot_mse(out / "formats_mse.png", list(tensors), results, 4)
@@ -175,7 +191,9 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
              "DyBit here follows the paper's public description (sign, a variable-length exponent closed by a "
              "separator bit, a mantissa filling the rest, adapted to each tensor); the paper's bit tables are "
              "not published, and `cap` (where the exponent run stops) is this project's parameterisation. "
-             "`dybitN` picks the cap per output channel by minimum MSE.", "",
+             "`dybitN` picks the cap per output channel by minimum MSE; `dybitNe1` also chooses whether the exponent "
+             "run steps one or two binades (this project's extension, README \"DyBit, as defined in this project\").",
+             "",
              "## 4-bit value grids", "", "![4-bit grids](formats_grids.png)", "", *grid_table(), "",
              "## Relative MSE on real trained weights and synthetic samples", "",
              "‖Q(W) − W‖² / ‖W‖², per-output-channel scale chosen by MSE search over clip ratios 0.2–1.0 and, "
@@ -202,7 +220,8 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
     lines += ["", "![4-bit relative MSE](formats_mse.png)", "", "### Reading", ""]
     lines += reading(results, list(tensors))
     lines += block_section(block, list(tensors))
-    lines += ["", f"_{len(jobs) + len(block_jobs)} measurements in {elapsed:.0f} s._", ""]
+    lines += own_rule_section(own, list(tensors))
+    lines += ["", f"_{len(jobs) + len(block_jobs) + len(own)} measurements in {elapsed:.0f} s._", ""]
     path = out / "formats.md"
     path.write_text("\n".join(lines))
     return path
@@ -237,15 +256,50 @@ def block_section(block: dict, tensors: list[str]) -> list[str]:
     return lines
 
 
+def own_rule_section(own: dict, tensors: list[str]) -> list[str]:
+    """Block- and group-scaled formats as the hardware stores them, each with its own scale rule."""
+    lines = ["", "## 4-bit block- and group-scaled formats, each with its own stored scales", "",
+             "Each format computes its scales from the tensor itself (no search over clip ratios), blocks along the "
+             "input axis: `mxfp4` the OCP MX rule (E8M0 per 32); `nvfp4` NVIDIA's (E4M3 per 16 × an FP32 per-tensor "
+             "scale); `mxdybit4` / `nvdybit4` DyBit with the same scale storage as `mxfp4` / `nvfp4` and the cap "
+             "chosen per block (E8M0: the better of the two powers of two around the block maximum; `…c2`, `…c3`: "
+             "one fixed cap, the same bits per value as the rival; `mxdybit4c2` is E2M1's grid at half scale, so it "
+             "differs from `mxfp4` only by that rule); `…e1` also chooses the wider exponent step per block; "
+             "`int4gG` an FP16 scale per G values (symmetric, the W4A16 group format). Bits/value counts the block "
+             "scales and cap index (not the per-tensor FP32). "
+             "**Bold** is the best in each column.", "",
+             "| format | bits/value | " + " | ".join(tensors) + " |", "|---|---|" + "---|" * len(tensors)]
+    for n in OWN_RULE_FORMATS_4BIT:
+        cells = []
+        for t in tensors:
+            v = own[(t, n)]
+            cells.append(f"**{v:.4f}**" if v == min(own[(t, m)] for m in OWN_RULE_FORMATS_4BIT) else f"{v:.4f}")
+        lines.append(f"| {n} | {stored_bits_per_value(n):.4g} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for dy, rival in (("mxdybit4c2", "mxfp4"), ("mxdybit4c3", "mxfp4"), ("mxdybit4", "mxfp4"),
+                      ("nvdybit4c3", "nvfp4"), ("nvdybit4", "nvfp4"), ("nvdybit4e1", "nvfp4")):
+        ratio = [own[(t, dy)] / own[(t, rival)] for t in tensors]
+        better = sum(r < 1 for r in ratio)
+        lines.append(f"- `{dy}` ({stored_bits_per_value(dy):.4g} bits/value) vs `{rival}` "
+                     f"({stored_bits_per_value(rival):.4g}): {ratio_range(ratio)}× its error, lower on {better} of "
+                     f"{len(tensors)} tensors.")
+    return lines
+
+
+def ratio_range(r: list[float]) -> str:
+    return f"{min(r):.2f}–{max(r):.2f}"
+
+
 def reading(results: dict, tensors: list[str]) -> list[str]:
     """Plain statements computed from the numbers, including where DyBit loses."""
     out = []
     for b in (4, 3):
         names = mse_formats(b)
-        wins = [t for t in tensors if min(names, key=lambda n: results[(b, t, n)]) == f"dybit{b}"]
+        rivals = [n for n in names if n != f"dybit{b}e1"]  # the project's DyBit; the extension is read below
+        wins = [t for t in tensors if min(rivals, key=lambda n: results[(b, t, n)]) == f"dybit{b}"]
         fixed_best = {t: min((n for n in names if n.startswith("dybit") and "c" in n[5:]),
                              key=lambda n: results[(b, t, n)]) for t in tensors}
-        losers = {t: min(names, key=lambda n: results[(b, t, n)]) for t in tensors if t not in wins}
+        losers = {t: min(rivals, key=lambda n: results[(b, t, n)]) for t in tensors if t not in wins}
         out.append(f"- {b}-bit: adaptive `dybit{b}` has the lowest error on {len(wins)} of {len(tensors)} tensors"
                    + (f" ({', '.join(wins)})" if wins else "") + ".")
         if losers:
@@ -253,6 +307,11 @@ def reading(results: dict, tensors: list[str]) -> list[str]:
                        + "; ".join(f"{t}: `{n}` ({results[(b, t, n)]:.4f} vs {results[(b, t, f'dybit{b}')]:.4f})"
                                    for t, n in losers.items()) + ".")
         out.append("  Best fixed cap per tensor: " + ", ".join(f"{t} → `{n}`" for t, n in fixed_best.items()) + ".")
+        wide = [results[(b, t, f"dybit{b}e1")] / results[(b, t, f"dybit{b}")] for t in tensors]
+        wide_wins = [t for t in tensors if min(names, key=lambda n: results[(b, t, n)]) == f"dybit{b}e1"]
+        out.append(f"  With the wider exponent step as a choice, `dybit{b}e1` has {ratio_range(wide)}× the error of "
+                   f"`dybit{b}`, lower on {sum(r < 1 for r in wide)} of {len(tensors)} tensors, and the lowest of all "
+                   f"on {len(wide_wins)}" + (f" ({', '.join(wide_wins)})" if wide_wins else "") + ".")
     return out
 
 
