@@ -128,7 +128,14 @@ class FakeQuantize(nn.Module):
             lo, hi = -self.max_level, self.max_level
         else:
             lo, hi = float(f.levels.min()), float(f.levels.max())
-        return lo * s, hi * s
+        zp = self._zero_point(shape, s.device)  # affine formats: the codes mean (level − zero point)·s
+        return (lo - zp) * s, (hi - zp) * s
+
+    def _zero_point(self, shape, device):
+        qp = getattr(self, "_qp", None)
+        if not self.fmt.affine or qp is None or qp.zero_point is None:
+            return 0.0
+        return self.broadcast_scale(torch.from_numpy(np.asarray(qp.zero_point, np.float32)).to(device), shape)
 
     # ------------------------------------------------------------------ calibration
     def observe(self, x: torch.Tensor) -> None:

@@ -9,7 +9,7 @@ Names (n = bits, 2..8 unless noted):
   step 0..S chosen per tensor, channel or block) · fp32 / fp16 / bf16 (not quantised at that width).
 Block- and group-scaled (``quant.formats.blockscaled``; ``gG`` = G values per scale): nvfp4 (E2M1, E4M3 scale
   per 16, FP32 per tensor) · mxdybitN[cK][gG] (E8M0 scale per 32) · nvdybitN[cK][gG] (E4M3 per 16 + FP32 per
-  tensor) · intNgG (symmetric INT, FP16 scale per G, e.g. int4g128).
+  tensor) · intNgG (symmetric INT, FP16 scale per G, e.g. int4g128) · uintNgG (+ an N-bit zero point per G).
 hifloat8 (alias hif8): Huawei Ascend's tapered 8-bit float (arXiv 2409.16626), ties away from zero.
 """
 from __future__ import annotations
@@ -124,11 +124,12 @@ def _build_block(name: str):
         elem = get_format(base + cap + es)
         return BlockScaledFormat(name, elem, scale, block,
                                  f"{elem.description}, {what} scale per {block or ('32' if kind == 'mx' else '16')}")
-    m = re.fullmatch(r"int(\d+)g(\d+)", name)
+    m = re.fullmatch(r"(u?)int(\d+)g(\d+)", name)
     if m:
-        elem = get_format(f"int{m.group(1)}")
-        return BlockScaledFormat(name, elem, "fp16", int(m.group(2)),
-                                 f"symmetric INT{elem.bits}, FP16 scale per {m.group(2)} values (no zero point)")
+        elem = get_format(f"{m.group(1)}int{m.group(2)}")
+        what = "asymmetric UINT{}, FP16 scale and zero point" if m.group(1) else "symmetric INT{}, FP16 scale"
+        return BlockScaledFormat(name, elem, "fp16", int(m.group(3)),
+                                 what.format(elem.bits) + f" per {m.group(3)} values")
     return None
 
 
@@ -159,7 +160,7 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
     if kinds:
         return ["intN", "uintN", "eXmY", "fp4", "fp6", "fp8", "positNesK", "flintN", "potN", "apotN", "nfN",
                 "adaptivfloatN", "mxfp4", "mxfp6", "mxfp8", "mxint8", "antN", "dybitN", "dybitNcK",
-                "dybitNeS", "dybitNcKeS", "nvfp4", "mxdybitN[cK][eS][gG]", "nvdybitN[cK][eS][gG]", "intNgG",
+                "dybitNeS", "dybitNcKeS", "nvfp4", "mxdybitN[cK][eS][gG]", "nvdybitN[cK][eS][gG]", "intNgG", "uintNgG",
                 "hifloat8", "fp32", "fp16", "bf16"]
     if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8):
         raise QuantError(f"bits: the quantised formats have 2..8 bits, got {bits!r} "
@@ -172,7 +173,7 @@ def list_formats(bits: int | None = None, *, kinds: bool = False) -> list[str]:
             names += [f"flint{n}", f"apot{n}", f"adaptivfloat{n}", f"ant{n}"]
         names += [f"e{e}m{n - 1 - e}" for e in range(1, n)]
         names += [f"posit{n}es{es}" for es in range(0, 3)]
-        names += [f"mxdybit{n}", f"nvdybit{n}", f"int{n}g128", f"dybit{n}e1", f"mxdybit{n}e1"]
+        names += [f"mxdybit{n}", f"nvdybit{n}", f"int{n}g128", f"uint{n}g128", f"dybit{n}e1", f"mxdybit{n}e1"]
         names += [f"dybit{n}c{c}e1" for c in range(1, n)]
     names += [k for k, (_, n) in _MX.items() if bits in (None, n)]
     names += ["nvfp4"] if bits in (None, 4) else []

@@ -10,6 +10,9 @@ Names (``G`` = values sharing one scale, along the dot product's reduction axis;
   ``nvdybitN[gG]``             the same with the cap chosen per block
   ``intNgG``                   symmetric INT (narrow range, no zero point), an FP16 scale per G values: W4A16's
                                group quantisation (``int4g128``), scale = FP16(group max / (2^(N−1) − 1))
+  ``uintNgG``                  asymmetric INT: an FP16 scale and an N-bit zero point per G values (the GPTQ/AWQ
+                               storage), scale = FP16((max − min) / (2^N − 1)) over [min(x, 0), max(x, 0)],
+                               zero point = clip(rint(−min / scale), 0, 2^N − 1)
 
 Scale rules (each block's scale is a function of the tensor itself, at run time, as OCP MX's):
 
@@ -23,7 +26,8 @@ Scale rules (each block's scale is a function of the tensor itself, at run time,
   of it (the top value then saturates, as OCP MX's floor rule does for FP4), whichever gives the smaller
   squared error; the encoder tries both. Scales are clipped to 2^−126…2^127.
 * FP16 for INT groups: FP16(amax / qmax), round to nearest even, clipped to the FP16 range (an underflowing
-  scale becomes the smallest FP16 subnormal, 2^−24). No zero point: symmetric (the narrow INT range).
+  scale becomes the smallest FP16 subnormal, 2^−24). ``intNgG`` has no zero point (symmetric, the narrow INT
+  range); ``uintNgG`` stores one per group at the element width.
 
 The stored scale codes (E4M3 / E8M0 / FP16 bit patterns) and the FP32 tensor scale of a tensor come with its
 ``QParams`` (``qp.extra``), so ``encode_blocks`` gives exactly what the hardware stores.
@@ -82,8 +86,8 @@ class BlockScaledFormat(NumberFormat):
         kind = SCALES[scale]
         block = kind.default_block if block is None else block
         check_block(name, block)
-        super().__init__(name, element.bits, element.code_values, scale_rule="mx", granularity="block",
-                         block=block, description=description)
+        super().__init__(name, element.bits, element.code_values, affine=element.affine, scale_rule="mx",
+                         granularity="block", block=block, description=description)
         self.element, self.scale_kind = element, kind
 
     @property
@@ -93,7 +97,8 @@ class BlockScaledFormat(NumberFormat):
 
     @property
     def scale_bits(self) -> int:
-        return self.scale_kind.block_bits
+        """Bits stored per block: the scale (+ the zero point of affine elements, at their width)."""
+        return self.scale_kind.block_bits + (self.bits if self.affine else 0)
 
     @property
     def tensor_scale_bits(self) -> int:
@@ -111,7 +116,9 @@ class BlockScaledFormat(NumberFormat):
         """The format's own scales for the (groups × block) view ``g`` of a tensor laid out as ``lay``
         (``choose_qparams(fmt, x, "mx")`` ends here)."""
         amax = np.abs(g).max(axis=1).astype(np.float32) if g.size else np.zeros(g.shape[0], np.float32)
-        tensor_scale = None
+        tensor_scale = zp = None
+        if self.affine:
+            return self._affine_qparams(g, lay)
         if self.scale_kind.name == "e4m3":
             scale, codes, tensor_scale = e4m3_block_scales(amax, self.max_level)
         elif self.scale_kind.name == "e8m0":
@@ -120,9 +127,21 @@ class BlockScaledFormat(NumberFormat):
         else:
             scale = fp16_block_scales(amax, self.max_level)
             codes = scale.astype(np.float16).view(np.uint16)
-        qp = QParams(lay.groups_to_scale(scale), lay, method="mx")
+        qp = QParams(lay.groups_to_scale(scale), lay, zero_point=zp, method="mx")
         qp.extra.update(scale_codes=lay.groups_to_scale(codes).astype(codes.dtype), tensor_scale=tensor_scale,
                         scale_format=self.scale_kind.name)
+        return qp
+
+    def _affine_qparams(self, g: np.ndarray, lay: Layout) -> QParams:
+        """uintNgG: FP16 scale over [min(x, 0), max(x, 0)] and an integer zero point per group."""
+        qmax = float(self.levels.max())
+        lo = np.minimum(g.min(axis=1), 0).astype(np.float32) if g.size else np.zeros(g.shape[0], np.float32)
+        hi = np.maximum(g.max(axis=1), 0).astype(np.float32) if g.size else np.zeros(g.shape[0], np.float32)
+        scale = fp16_block_scales((hi.astype(np.float64) - lo).astype(np.float32), qmax)
+        zp = np.clip(np.rint(-lo / scale), 0, qmax).astype(np.float32)
+        qp = QParams(lay.groups_to_scale(scale), lay, zero_point=lay.groups_to_scale(zp), method="mx")
+        qp.extra.update(scale_codes=lay.groups_to_scale(scale).astype(np.float16).view(np.uint16), tensor_scale=None,
+                        scale_format="fp16", zero_point_codes=lay.groups_to_scale(zp).astype(np.uint8))
         return qp
 
     def _e8m0_scales(self, g: np.ndarray, amax: np.ndarray) -> np.ndarray:
@@ -156,7 +175,8 @@ class BlockScaledFormat(NumberFormat):
             scale = np.exp2(sc.astype(np.float64) - 127).astype(np.float32)
         else:
             scale = sc.astype(np.uint16).view(np.float16).astype(np.float32)
-        return self.decode(enc.codes, QParams(scale, lay))
+        zp = enc.qparams.extra.get("zero_point_codes")
+        return self.decode(enc.codes, QParams(scale, lay, zero_point=None if zp is None else zp.astype(np.float32)))
 
 
 def check_block(name: str, block) -> None:

@@ -12,7 +12,8 @@ from archsim.precision import layer_cost, operand_cost, scale_pj_per_mac, stored
 
 def test_storage_bits_per_value_include_the_block_scales():
     expect = {"mxfp4": 4 + 8 / 32, "nvfp4": 4 + 8 / 16, "mxdybit4": 4 + (8 + 2) / 32, "nvdybit4": 4 + (8 + 2) / 16,
-              "mxdybit4c3": 4 + 8 / 32, "nvdybit3c2g32": 3 + 8 / 32, "int4g128": 4 + 16 / 128, "int8g32": 8.5}
+              "mxdybit4c3": 4 + 8 / 32, "nvdybit3c2g32": 3 + 8 / 32, "int4g128": 4 + 16 / 128, "int8g32": 8.5,
+              "uint4g128": 4 + (16 + 4) / 128}  # uint: a 4-bit zero point per group beside the FP16 scale
     assert {n: operand_cost(n).storage_bits for n in expect} == expect
     assert all(operand_cost(n).channel_bits == 0 for n in expect)  # block scales replace per-channel ones
     assert [operand_cost(n).tensor_bits for n in ("nvfp4", "nvdybit4", "mxdybit4", "int4g128")] == [32, 96, 0, 0]

@@ -172,3 +172,30 @@ def test_fake_quant_uses_each_tensors_own_block_scales(name):
     wq = FakeQuantize(name, role="weight")(w)  # blocked along C_in·kh·kw, as mxfp4
     flat = f.quantize(w.numpy().reshape(8, -1), axis=1)
     assert np.array_equal(wq.numpy(), flat.reshape(w.shape))
+
+
+def test_uint_groups_carry_an_fp16_scale_and_a_zero_point(rng):
+    f = get_format("uint4g128")
+    assert f.affine and f.scale_bits == 16 + 4
+    w = (rng.standard_normal((4, 300)) + 0.7).astype(np.float32)
+    enc = f.encode_blocks(w)
+    g = w[2, 128:256]
+    lo, hi = min(g.min(), 0), max(g.max(), 0)
+    scale = np.float16((np.float32(hi) - np.float32(lo)) / np.float32(15))
+    assert enc.scale_codes[2, 1] == np.array(scale).view(np.uint16)
+    assert enc.qparams.extra["zero_point_codes"][2, 1] == np.clip(np.rint(-lo / np.float32(scale)), 0, 15)
+    s = Layout(w.shape, "block", -1, 128).expand(enc.scale_codes.view(np.float16).astype(np.float32))
+    z = Layout(w.shape, "block", -1, 128).expand(enc.qparams.extra["zero_point_codes"].astype(np.float32))
+    expected = ((np.clip(np.rint(w / s + z), 0, 15) - z) * s).astype(np.float32)
+    assert np.array_equal(f.decode_blocks(enc), expected) and np.array_equal(f.quantize(w), expected)
+    e_sym = ((get_format("int4g128").quantize(w) - w) ** 2).sum()
+    assert ((expected - w) ** 2).sum() < e_sym  # a shifted distribution: the zero point pays
+
+
+@pytest.mark.parametrize("name", ["uint4g32", "uint4"])
+def test_affine_quantisers_pass_gradients_over_their_whole_range(name):
+    x = torch.linspace(-3, 1, 64).reshape(2, 32)
+    fq = FakeQuantize(name, role="weight", granularity="channel")
+    xp = x.clone().requires_grad_(True)
+    fq(xp).sum().backward()
+    assert xp.grad[x < 0].mean() > 0.9  # negative values inside the range are not clipped (only the rounded edge)
