@@ -3,7 +3,8 @@
 ``FakeQuantize`` quantises a tensor with a ``quant.formats`` format in the forward pass (the bit-exact codec)
 and passes gradients straight through inside the clip range, zero outside (STE). Its scale is calibrated
 from observed data (``max``/``percentile``/``mse``) or, with ``learn_scale=True``, learnt (LSQ-style
-gradient). Per tensor, per channel (weights: output channels) or per block (weights; MX formats always).
+gradient). Per tensor, per channel (weights: output channels) or per block (weights; block-scaled formats —
+MX, NVFP4, mx/nvdybit, (u)intNgG — always, with scales from each tensor at run time).
 """
 from __future__ import annotations
 

@@ -4,10 +4,11 @@ NVFP4-style formats an FP32 scale per tensor.
 Names (``G`` = values sharing one scale, along the dot product's reduction axis; ``gG`` overrides the default):
 
   ``nvfp4``                    NVIDIA NVFP4: E2M1 elements, an E4M3 scale per 16 values, an FP32 per-tensor scale
-  ``mxdybitNcK[gG]``           DyBit(N, cap K) elements, an E8M0 (power-of-two) scale per 32 values, as OCP MX
-  ``mxdybitN[gG]``             the same with the cap chosen per block (DyBit's adaptive grid + MX scales)
-  ``nvdybitNcK[gG]``           DyBit(N, cap K) elements, an E4M3 scale per 16 values + FP32 per tensor, as NVFP4
-  ``nvdybitN[gG]``             the same with the cap chosen per block
+  ``mxdybitNcK[eS][gG]``       DyBit(N, cap K[, exponent step 2^S]) elements, an E8M0 (power-of-two) scale per
+                               32 values, as OCP MX
+  ``mxdybitN[eS][gG]``         the same with the cap (and step 0..S) chosen per block: ⌈log2(grids)⌉ bits a block
+  ``nvdybitNcK[eS][gG]``       DyBit elements, an E4M3 scale per 16 values + an FP32 per tensor, as NVFP4
+  ``nvdybitN[eS][gG]``         the same with the cap (and step) chosen per block
   ``intNgG``                   symmetric INT (narrow range, no zero point), an FP16 scale per G values: W4A16's
                                group quantisation (``int4g128``), scale = FP16(group max / (2^(N−1) − 1))
   ``uintNgG``                  asymmetric INT: an FP16 scale and an N-bit zero point per G values (the GPTQ/AWQ

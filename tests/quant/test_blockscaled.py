@@ -199,3 +199,16 @@ def test_affine_quantisers_pass_gradients_over_their_whole_range(name):
     xp = x.clone().requires_grad_(True)
     fq(xp).sum().backward()
     assert xp.grad[x < 0].mean() > 0.9  # negative values inside the range are not clipped (only the rounded edge)
+
+
+def test_a_model_quantises_calibrates_and_evaluates_with_block_formats():
+    from quant.qmodel import calibrate, evaluate, quantize_model
+    from workloads.data import load_fashion_mnist
+    from workloads.train import load_trained
+
+    x, y = load_fashion_mnist("test", limit=300)
+    for plan in ("w=nvfp4,a=nvfp4", "w=mxdybit4e1,a=nvdybit4", "w=uint4g32,a=fp32"):
+        q = quantize_model(load_trained("fashion_cnn"), plan, (1, 28, 28))
+        calibrate(q, [x[:64]])  # nothing to calibrate: each tensor's own block scales
+        assert all(m.wq.dynamic for m in q.modules() if hasattr(m, "wq")), plan
+        assert evaluate(q, x, y) > 0.85, plan
