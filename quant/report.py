@@ -37,6 +37,65 @@ def mse_formats(bits: int) -> list[str]:
     return names + (["mxfp4"] if bits == 4 else [])
 
 
+# one MSE-searched scale per tensor (a calibrated activation scale) against each block format's own scales
+ACT_TENSOR_FORMATS = ["int4", "e2m1", "nf4", "pot4", "posit4es1", "dybit4", "dybit4e1", "dybit4e2"]
+ACT_BLOCK_FORMATS = ["mxfp4", "mxdybit4", "mxdybit4e1", "nvfp4", "nvdybit4", "nvdybit4e1", "int4g32"]
+
+
+def activation_tensors(seed: int = 0) -> dict[str, np.ndarray]:
+    """Activation-like (tokens × features) tensors: Gaussian, a few outlier feature channels (as transformer FFN
+    inputs have), and Student-t ν = 2 (heavy tails everywhere)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for mult in (8, 30):
+        x = rng.standard_normal((256, 1024)).astype(np.float32)
+        x[:, rng.choice(1024, 6, replace=False)] *= np.float32(mult)
+        out[f"6 outlier channels ×{mult}"] = x
+    out["Student-t ν=2"] = rng.standard_t(2, (256, 1024)).astype(np.float32)
+    return out
+
+
+def crest_factor(x: np.ndarray) -> float:
+    return float(np.abs(x).max() / np.sqrt((x.astype(np.float64) ** 2).mean()))
+
+
+def activation_relative_mse(name: str, x: np.ndarray) -> float:
+    fmt = get_format(name)
+    if getattr(fmt, "default_granularity", "") == "block":
+        q = fmt.quantize(x, axis=-1)  # blocks along the features: the next layer's reduction axis
+    elif getattr(fmt, "family", "") == "adaptive":
+        q = fmt.quantize(x)  # one grid and scale for the whole tensor
+    else:
+        q = fmt.quantize(x, method="mse")
+    return _relative_error(q, x)
+
+
+def activation_section(acts: dict, res: dict) -> list[str]:
+    names = ACT_TENSOR_FORMATS + ACT_BLOCK_FORMATS
+    lines = ["", "## 4-bit on activation-like tensors: one scale per tensor or block scales", "",
+             "256 tokens × 1024 features. The first rows have one MSE-searched scale per tensor (as a calibrated "
+             "activation quantiser; `dybit4…` also one grid per tensor), the rest their own block scales along the "
+             "features (the next layer's reduction axis), computed from the tensor at run time (bits per value as in "
+             "the table above: the DyBit block formats spend 1/16–3/16 bit more on their cap choice). Relative MSE; "
+             "**bold** is the best in each column.", "",
+             "| format | " + " | ".join(f"{t} (crest {crest_factor(x):.0f})" for t, x in acts.items()) + " |",
+             "|---|" + "---|" * len(acts)]
+    for n in names:
+        cells = []
+        for t in acts:
+            v = res[(t, n)]
+            cells.append(f"**{v:.4f}**" if v == min(res[(t, m)] for m in names) else f"{v:.4f}")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    wide = [res[(t, "dybit4e1")] / res[(t, "dybit4")] for t in acts]
+    best_tensor = {t: min(ACT_TENSOR_FORMATS, key=lambda n: res[(t, n)]) for t in acts}
+    lines += ["", f"- Per tensor, the wider exponent step (`dybit4e1`) has {ratio_range(wide)}× `dybit4`'s error; the "
+              "best per-tensor format: " + ", ".join(f"{t} → `{n}`" for t, n in best_tensor.items()) + ".",
+              "- Block scales: " + "; ".join(
+                  f"{t}: `mxdybit4` {res[(t, 'mxdybit4')] / res[(t, 'mxfp4')]:.2f}× `mxfp4`, "
+                  f"`nvdybit4e1` {res[(t, 'nvdybit4e1')] / res[(t, 'nvfp4')]:.2f}× `nvfp4`" for t in acts) + "."]
+    return lines
+
+
 def synthetic_tensors(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     shape = (256, 1024)
@@ -182,6 +241,9 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
              for t, (label, n, pow2, _) in tqdm(block_jobs, desc="per-block MSE", disable=not progress,
                                                  file=sys.stderr)}
     own = {(t, n): own_rule_relative_mse(n, tensors[t]) for t in tensors for n in OWN_RULE_FORMATS_4BIT}
+    acts = activation_tensors()
+    act_res = {(t, n): activation_relative_mse(n, x) for t, x in acts.items()
+               for n in ACT_TENSOR_FORMATS + ACT_BLOCK_FORMATS}
     elapsed = time.perf_counter() - t0
     plot_grids(out / "formats_grids.png")
     plot_mse(out / "formats_mse.png", list(tensors), results, 4)
@@ -221,7 +283,8 @@ def build(out: Path, *, real: bool = True, progress: bool = True) -> Path:
     lines += reading(results, list(tensors))
     lines += block_section(block, list(tensors))
     lines += own_rule_section(own, list(tensors))
-    lines += ["", f"_{len(jobs) + len(block_jobs) + len(own)} measurements in {elapsed:.0f} s._", ""]
+    lines += activation_section(acts, act_res)
+    lines += ["", f"_{len(jobs) + len(block_jobs) + len(own) + len(act_res)} measurements in {elapsed:.0f} s._", ""]
     path = out / "formats.md"
     path.write_text("\n".join(lines))
     return path
