@@ -18,7 +18,7 @@
 | hifloat8          | widest mantissa (3) + hidden bit + sign = 5  | exponent add         | yes     |
 | nvfp4             | as e2m1: 3                                   | exponent add + scale | no      |
 | mx/nvdybitN[cK]   | as dybitN[cK] (the element's decoder)        | shift-add + scale    | yes     |
-| intNgG            | N                                            | scale                | no      |
+| intNgG, uintNgG   | N (uint: zero point off the multiplier)      | scale                | no      |
 
 On a Bit Fusion array the P/2 × P/2 2-bit BitBricks of a unit (P = ``max_bits``: 4×4 = 16 for P = 8) fuse
 only in power-of-two groups along each operand (ISCA 2018 §III; Bit Fusion's simulator:
@@ -48,11 +48,12 @@ Activations have one scale per tensor, not counted. FP32/FP16/BF16 have no scale
 Block- and group-scaled formats (``quant.formats.blockscaled``) store a scale per ``block`` values along the
 reduction axis instead of the per-channel scale, and it travels with them: ``storage_bits`` = element bits +
 scale bits / block (nvfp4: 4 + 8/16 = 4.5; mxdybit4: 4 + (8 + 2 cap bits)/32 = 4.3125; nvdybit4: 4 + 10/16;
-int4g128: 4 + 16/128 = 4.125). The FP32 per-tensor scale of the E4M3 formats (one per cap for nvdybitN) is
-``tensor_bits``: ``stored_bits`` counts it, the per-layer traffic model does not (≤ 96 bits a layer).
+int4g128: 4 + 16/128 = 4.125; uint4g128 adds a 4-bit zero point per group: 4 + 20/128). The FP32
+per-tensor scale of the E4M3 formats (one per cap for nvdybitN) is ``tensor_bits``: ``stored_bits`` counts
+it, the per-layer traffic model does not (≤ 96 bits a tensor).
 Where the scale is applied: not in the decoder — dequantising an element by an E4M3 scale before the array
-would widen the operand (E2M1 × E4M3 significands: 6 bits) and lose the 4-bit multiply rate. As OCP MX v1.0
-§6.2 defines the dot product of two block-scaled vectors (Σ of element products, then × X_a·X_b) and
+would widen the operand (E2M1 × E4M3 significands: 6 bits) and lose the 4-bit multiply rate. As the OCP MX v1.0
+spec defines the dot product of two block-scaled vectors (Σ of element products, then × X_a·X_b) and
 block-scaled tensor cores run it, the elements enter the multipliers at their own width (DyBit elements
 through the DyBit decoder before the array, as ``dybitNcK``), and each block's partial sum is scaled once in
 the accumulator. Cost, per block of MACs and per block-scaled operand (``scale_pj_per_mac``, derived from the
