@@ -5,7 +5,8 @@ Every constant comes from the hardware YAML, where its unit is in its name and i
   MAC:      fusion array — MACs × bricks a MAC occupies (power-of-two groups) × brick_pj_per_op;
             fixed array — MACs × fixed_pe_pj_per_mac;
             binary array — MACs × a·b × (binary_pj_per_bitop + plane_scale_pj / popcount_width);
-            + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats.
+            + a shift-add per MAC for shifted significands (DyBit, PoT) and an exponent add for floats;
+            + each block-scaled operand's scale applied once per block partial sum (``precision.scale_pj_per_mac``).
   Register: bits through the registers under the array × register_pj_per_bit (the level below the SRAM
             buffers; what moves there is counted by the mapper, ``Mapping.register_bits``: partial-sum and
             input pipeline registers every unit-cycle, a systolic PE's weight register once per load).
@@ -21,6 +22,8 @@ from __future__ import annotations
 import functools
 import math
 from typing import TYPE_CHECKING
+
+from archsim.precision import scale_pj_per_mac
 
 if TYPE_CHECKING:  # the mapper scores its candidate tilings with movement_energy_pj
     from archsim.mapping import Mapping
@@ -99,6 +102,7 @@ def layer_energy_pj(m: Mapping | None, cost: LayerCost | None, hw, *, cycles: fl
             e["mac"] += m.macs * en.shift_add_pj
         if cost.w.exponent_add or cost.a.exponent_add:
             e["mac"] += m.macs * en.exponent_add_pj
+        e["mac"] += m.macs * (scale_pj_per_mac(cost.w, en) + scale_pj_per_mac(cost.a, en))  # block scales
         sram_bits = m.sram_bits
         e["register"] = m.register_bits * register_pj_per_bit(hw)
     elif vector_ops:  # pooling / element-wise: one add or compare per op in the post-processing unit

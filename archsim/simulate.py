@@ -47,7 +47,8 @@ ENGINES = ("des", "analytic")
 # 9: SRAM ports (banks × width_bits, read and write or one shared port) bound the array's pace in both engines;
 #    buffer reads and writes at their own pJ/bit (Bit Fusion's CACTI figures on default/server); a register level
 #    under the array; Bit Fusion keeps a K tile's partial sums in its column accumulators and reads each weight
-#    from its unit's bank every cycle.
+#    from its unit's bank every cycle; block-scaled operands (MX, NVFP4, mx/nvdybit, intNgG) pay for applying
+#    each block scale to its partial sum.
 COST_MODEL_VERSION = 9
 ARRAY_OPS = ("conv", "linear", "matmul")
 BUFFERS = ("weight", "input", "output")

@@ -52,6 +52,8 @@ def choose_qparams(fmt, x, method: str | None = None, *, granularity: str | None
         ones = np.ones(lay.scale_shape, np.float32)
         return QParams(ones, lay, zero_point=np.zeros_like(ones) if fmt.affine else None, method=method)
     g = lay.groups(xa)
+    if method == "mx" and hasattr(fmt, "block_qparams"):  # a format's own block-scale rule (NVFP4, intNgG …)
+        return fmt.block_qparams(g, lay)
     if fmt.affine:
         scale, zp = _affine(fmt, g, method, percentile)
         return QParams(lay.groups_to_scale(scale), lay, zero_point=lay.groups_to_scale(zp), method=method)

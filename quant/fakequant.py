@@ -3,7 +3,8 @@
 ``FakeQuantize`` quantises a tensor with a ``quant.formats`` format in the forward pass (the bit-exact codec)
 and passes gradients straight through inside the clip range, zero outside (STE). Its scale is calibrated
 from observed data (``max``/``percentile``/``mse``) or, with ``learn_scale=True``, learnt (LSQ-style
-gradient). Per tensor, per channel (weights: output channels) or per block (weights; MX formats always).
+gradient). Per tensor, per channel (weights: output channels) or per block (weights; block-scaled formats —
+MX, NVFP4, mx/nvdybit, (u)intNgG — always, with scales from each tensor at run time).
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ class FakeQuantize(nn.Module):
         # MX formats (OCP MX v1.0): each block's scale is derived from that block's own maximum, at run time,
         # for weights and activations alike; there is nothing to calibrate, and no free scale to learn (so
         # learn_scale, a request for the model's free scales, leaves them as they are)
-        self.dynamic = not (self.passthrough or self.adaptive) and f.scale_rule == "mx"
+        # (and so do the other block-scaled formats: nvfp4, mxdybitN, nvdybitN, intNgG, each by its own rule)
+        self.dynamic = not self.passthrough and getattr(f, "scale_rule", "") == "mx"
         if self.dynamic:
             learn_scale = False
             if block_axis is None:
@@ -127,7 +129,14 @@ class FakeQuantize(nn.Module):
             lo, hi = -self.max_level, self.max_level
         else:
             lo, hi = float(f.levels.min()), float(f.levels.max())
-        return lo * s, hi * s
+        zp = self._zero_point(shape, s.device)  # affine formats: the codes mean (level − zero point)·s
+        return (lo - zp) * s, (hi - zp) * s
+
+    def _zero_point(self, shape, device):
+        qp = getattr(self, "_qp", None)
+        if not self.fmt.affine or qp is None or qp.zero_point is None:
+            return 0.0
+        return self.broadcast_scale(torch.from_numpy(np.asarray(qp.zero_point, np.float32)).to(device), shape)
 
     # ------------------------------------------------------------------ calibration
     def observe(self, x: torch.Tensor) -> None:
@@ -211,11 +220,15 @@ class FakeQuantize(nn.Module):
         return _STEQuant.apply(x, self.scale, self)
 
     def _forward_mx(self, x: torch.Tensor) -> torch.Tensor:
-        """OCP MX: this tensor's own E8M0 block scales (a function of x, not module state). A conv weight is
+        """Block formats: this tensor's own block scales (a function of x, not module state): OCP MX's E8M0,
+        NVFP4's E4M3 + FP32, intNgG's FP16 (``quant.formats.blockscaled``). A conv weight is
         blocked along its flattened reduction C_in/groups · kh · kw (so a depthwise kernel's taps share a
         block instead of each getting its own scale); anything else along ``axis``."""
         flat = self.role == "weight" and x.dim() > 2 and self.axis == 1
         view = x.reshape(x.shape[0], -1) if flat else x
-        self._qp = choose_qparams(self.fmt, to_numpy(view), "mx", granularity="block", axis=self.axis)
-        scale = torch.from_numpy(np.asarray(self._qp.scale, np.float32)).to(x.device)
+        qp = choose_qparams(self.fmt, to_numpy(view), "mx", granularity="block", axis=self.axis)
+        if self.adaptive:  # mxdybitN / nvdybitN: a cap and its scale per block (AdaptiveParams)
+            self._adaptive_params, qp = qp, qp.qparams
+        self._qp = qp
+        scale = torch.from_numpy(np.asarray(qp.scale, np.float32)).to(x.device)
         return _STEQuant.apply(view, scale, self).reshape(x.shape)

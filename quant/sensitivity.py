@@ -35,17 +35,18 @@ def _quant(fmt_name: str, x: np.ndarray, role: str, reduction_axis: int = 1) -> 
     f = get_format(fmt_name)
     if f.family == "float":
         return f.quantize(x)
+    blockwise = getattr(f, "default_granularity", "") == "block"  # MX, NVFP4, mxdybitN …: own block rule
     if role == "activation" and x.size > _SAMPLE:
         sample = np.random.default_rng(0).choice(x.reshape(-1), _SAMPLE, replace=False)
-        if f.family == "adaptive":
+        if f.family == "adaptive" and not blockwise:
             p = f.fit(sample, granularity="tensor")
             chosen = f.candidates[int(np.asarray(p.choice).reshape(-1)[0])]
             return chosen.quantize(x, float(p.qparams.scale))
-        if f.default_granularity != "block":
+        if not blockwise:
             return f.quantize(x, choose_qparams(f, sample, "mse"))
-    if f.family == "adaptive":
+    if f.family == "adaptive" and not blockwise:
         return f.quantize(x, granularity="channel" if role == "weight" else "tensor", axis=0)
-    gran = "block" if f.default_granularity == "block" else ("channel" if role == "weight" else "tensor")
+    gran = "block" if blockwise else ("channel" if role == "weight" else "tensor")
     if gran == "block" and role == "weight" and x.ndim > 2:  # blocks along the whole reduction C_in·kh·kw
         return _quant(fmt_name, x.reshape(x.shape[0], -1), role).reshape(x.shape)
     return f.quantize(x, choose_qparams(f, x, "mse" if f.scale_rule != "mx" else "mx", granularity=gran,

@@ -21,13 +21,14 @@ class NumberFormat:
     ``code_values[c]`` is the value of code ``c`` (NaN for codes that are not numbers, e.g. posit NaR).
     ``affine`` formats (unsigned INT) carry a zero point: value = scale · (level − zero_point).
     ``scale_rule`` is ``"float"`` (any positive scale) or ``"pow2"`` (scales are powers of two, as the
-    exponent bias of AdaptivFloat or the E8M0 block scale of OCP MX).
+    exponent bias of AdaptivFloat or the E8M0 block scale of OCP MX). ``ties``: an exact midpoint goes to the
+    even code (``"even"``, the default) or to the level of larger magnitude (``"away"``, HiFloat8's rule).
     """
 
     family = "lut"
 
     def __init__(self, name: str, bits: int, code_values, *, affine: bool = False, scale_rule: str = "float",
-                 granularity: str = "tensor", block: int = 32, description: str = ""):
+                 granularity: str = "tensor", block: int = 32, description: str = "", ties: str = "even"):
         if not 1 <= bits <= 8:
             raise QuantError(f"{name}: bits must be in 1..8 for a coded format, got {bits}")
         cv = np.asarray(code_values, dtype=np.float64)
@@ -38,7 +39,7 @@ class NumberFormat:
             raise QuantError(f"{name}: every level must be representable in float32")
         self.name, self.bits, self.affine, self.scale_rule = name, bits, affine, scale_rule
         self.default_granularity, self.default_block = granularity, block
-        self.description = description
+        self.description, self.ties = description, ties
         self.code_values = cv
         codes = np.arange(1 << bits, dtype=np.uint8)
         ok = np.isfinite(cv)
@@ -71,11 +72,11 @@ class NumberFormat:
     # ------------------------------------------------------------------ exact tables
     @cached_property
     def _buckets(self):
-        return build_buckets(self.levels, self.level_codes)
+        return build_buckets(self.levels, self.level_codes, self.ties)
 
     def reference_encode(self, v) -> np.ndarray:
         """Exact codes of already-scaled float32 values ``v`` (float64 comparisons, no tables)."""
-        return nearest_codes(np.asarray(v, np.float32), self.levels, self.level_codes)
+        return nearest_codes(np.asarray(v, np.float32), self.levels, self.level_codes, self.ties)
 
     # ------------------------------------------------------------------ codec
     def qparams(self, x, scale=None, *, zero_point=None) -> QParams:
@@ -161,7 +162,7 @@ def check_kernel_flag(flagged, xa: np.ndarray, name: str):
                      f"{name} cannot encode NaN or Inf")
 
 
-def build_buckets(levels: np.ndarray, level_codes: np.ndarray):
+def build_buckets(levels: np.ndarray, level_codes: np.ndarray, ties: str = "even"):
     """Tables for ``_kernels.lut_encode``: returns (shift, thr uint32[2^(9+k)], pair uint8[2^(10+k)]).
 
     k mantissa bits index the buckets; k grows until no bucket spans more than one rounding threshold.
@@ -171,7 +172,7 @@ def build_buckets(levels: np.ndarray, level_codes: np.ndarray):
     code_to_idx[level_codes] = np.arange(len(levels))
 
     def level_index(v):  # index of the nearest level under the real tie rule (parity of the real codes)
-        return code_to_idx[nearest_codes(v, levels, level_codes)]
+        return code_to_idx[nearest_codes(v, levels, level_codes, ties)]
 
     for k in range(6, _MAX_BUCKET_BITS + 1):
         shift = 23 - k

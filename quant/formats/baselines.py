@@ -162,3 +162,42 @@ def adaptivfloat_values(n: int, e: int | None = None) -> np.ndarray:
     mags = np.array([(1 + (c & ((1 << m) - 1)) / 2.0**m) * 2.0 ** (c >> m) for c in range(1 << (n - 1))])
     mags[0] = 0.0
     return _sign_magnitude(mags)
+
+
+def hifloat8_values() -> np.ndarray:
+    """HiFloat8 (Luo et al., "Ascend HiFloat8 Format for Deep Learning", arXiv 2409.16626): sign, a prefix-coded
+    dot field D (11 → 4, 10 → 3, 01 → 2, 001 → 1, 0001 → 0, 0000 → denormal), then a D-bit exponent in
+    sign-magnitude with an implicit leading 1 (D = 0: E = 0; D = 1: ±1; D = 2: ±2..3; D = 3: ±4..7; D = 4:
+    ±8..15) and the remaining 1–3 mantissa bits: value = 2^E·(1 + M/2^m). Denormal 0000 MMM: 2^(M − 23) for
+    M = 1..7. 0x00 = 0, 0x80 = NaN, S 11 0111 1 = ±Inf (NaN here: not a level), so the largest finite
+    magnitude is 2^15 (S 11 0111 0)."""
+    vals = np.empty(256, np.float64)
+    for code in range(256):
+        s, a = code >> 7, code & 0x7F
+        if a >> 5 == 0b11:
+            d, rest = 4, a & 0x1F
+        elif a >> 5 == 0b10:
+            d, rest = 3, a & 0x1F
+        elif a >> 5 == 0b01:
+            d, rest = 2, a & 0x1F
+        elif a >> 4 == 0b001:
+            d, rest = 1, a & 0x0F
+        elif a >> 3 == 0b0001:
+            d, rest = 0, a & 0x07
+        else:  # 0000 MMM: denormal
+            mm = a & 0x07
+            vals[code] = np.nan if mm == 0 and s else (0.0 if mm == 0 else 2.0 ** (mm - 23))
+            vals[code] *= -1 if s and mm else 1
+            continue
+        m_bits = {4: 1, 3: 2, 2: 3, 1: 3, 0: 3}[d]
+        exp_field, mant = rest >> m_bits, rest & ((1 << m_bits) - 1)
+        if d == 0:
+            e = 0
+        else:
+            e_sign, e_low = exp_field >> (d - 1), exp_field & ((1 << (d - 1)) - 1)
+            e = ((1 << (d - 1)) | e_low) * (-1 if e_sign else 1)
+        mag = 2.0**e * (1 + mant / 2.0**m_bits)
+        if d == 4 and e == 15 and mant == 1:
+            mag = np.nan  # ±Inf
+        vals[code] = -mag if s else mag
+    return vals

@@ -53,6 +53,59 @@ def dybit_code_values(n: int, cap: int) -> np.ndarray:
     return vals
 
 
+def dybit_wide_code_values(n: int, cap: int, es: int) -> np.ndarray:
+    """DyBit(n, cap) whose run-length exponent steps by 2^es binades (this project's extension, like posit's
+    ``es``): for e ≥ 1 the first ``es`` bits after the run (and separator) are an exponent x — cut short, missing
+    low bits read as 0, when the field runs out, as in posits — and the rest is the mantissa:
+    magnitude = 2^((e−1)·2^es + x)·(1 + M/2^m); e = 0 stays M/2^m. es = 0 is ``dybit_code_values``."""
+    check_dybit_params(n, cap)
+    if not isinstance(es, (int, np.integer)) or not 0 <= es <= 2:
+        raise QuantError(f"dybit{n}c{cap}: exponent step es must be an integer in 0..2, got {es!r}")
+    L = n - 1
+    vals = np.empty(1 << n, np.float64)
+    for code in range(1 << n):  # table construction: 2^n codes, not a per-element loop
+        e, M, m = parse_magnitude(code & ((1 << L) - 1), L, cap)
+        if e == 0:
+            mag = M / 2.0**m
+        else:
+            xb = min(es, m)
+            x, m2 = (M >> (m - xb)) << (es - xb), m - xb
+            mag = 2.0 ** ((e - 1) * (1 << es) + x) * (1 + (M & ((1 << m2) - 1)) / 2.0**m2)
+        vals[code] = -mag if code >> L else mag
+    return vals
+
+
+class WideDyBitFormat(NumberFormat):
+    """``dybitNcKeS``: DyBit(N, cap K) with exponent step 2^S (S = 1, 2), through the exact LUT codec."""
+
+    family = "dybit_wide"
+
+    def __init__(self, n: int, cap: int, es: int):
+        super().__init__(f"dybit{n}c{cap}e{es}", n, dybit_wide_code_values(n, cap, es),
+                         description=f"DyBit {n}-bit, exponent run capped at {cap}, each run step 2^{es} binades "
+                                     f"(project extension)")
+        self.L, self.cap, self.es = n - 1, cap, es
+
+    @property
+    def hardware(self) -> HardwareView:
+        """Operand widths, with DyBit's convention: each code is an integer significand (hidden 1 + the mantissa
+        left after the exponent bits; region 0: M) times 2^(exponent − mantissa bits); the multiplier takes the
+        widest significand (+ sign), the shifter spans the exponents."""
+        L, sig, shifts = self.L, 1, []
+        for mag in range(1 << L):  # 2^L codes: a table, not data
+            e, M, m = parse_magnitude(mag, L, self.cap)
+            if e == 0:
+                s_int, t = M, -m
+            else:
+                xb = min(self.es, m)
+                x, m2 = (M >> (m - xb)) << (self.es - xb), m - xb
+                s_int, t = (1 << m2) + (M & ((1 << m2) - 1)), (e - 1) * (1 << self.es) + x - m2
+            sig = max(sig, int(s_int).bit_length())
+            shifts.append(t)
+        max_shift = max(shifts) - min(shifts)
+        return HardwareView(self.bits, self.cap, sig, max_shift, int(max_shift).bit_length())
+
+
 @dataclass(frozen=True)
 class HardwareView:
     """What the accelerator's DyBit decoder sees for (n, cap): operand widths it multiplies at."""
