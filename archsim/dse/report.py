@@ -24,7 +24,8 @@ def columns(result) -> list[Column]:
         kind = "num" if df[k].dtype.kind in "if" else "text"
         cols.append(Column(k, kind=kind, hover=True))
     for k, (label, unit, scale) in _UNITS.items():
-        cols.append(Column(k, label, unit, scale))
+        cols.append(Column(k, label, unit, scale, better="higher" if k.startswith(("throughput", "utilization"))
+                           else "lower"))
     for k in df.columns:
         if k.startswith("energy_") and k.endswith("_j") and k != "energy_j":
             cols.append(Column(k, f"E {k[7:-2]}", "µJ", 1e6, help=f"energy of {k[7:-2]}"))

@@ -33,11 +33,14 @@ class Column:
     hover: bool = False  # shown when hovering a point (parameters)
     digits: int = 4  # significant digits shown
     help: str = ""
+    better: str = "lower"  # the Pareto front minimises a "lower" axis and maximises a "higher" one
 
     def __post_init__(self):
         self.label = self.label or self.key
         if self.kind not in ("num", "text"):
             raise ArchsimError(f"explorer column {self.key!r}: kind must be num or text, got {self.kind!r}")
+        if self.better not in ("lower", "higher"):
+            raise ArchsimError(f"explorer column {self.key!r}: better must be lower or higher, got {self.better!r}")
 
 
 def _compact(v, kind: str):
@@ -94,7 +97,7 @@ def write_explorer(path: str | Path, rows: list[dict], columns: list[Column], *,
   <svg id="scatter" role="img" aria-label="scatter of the rows with their Pareto front"></svg>
   <div id="legend"></div>
   <p class="hint">Hover a point for its parameters and plan; click it (or a table row) for its per-layer report.
-  The lines and ★ mark the Pareto front (both axes minimised) of each colour group among the rows the filters keep.</p>
+  The lines and ★ mark the Pareto front of each colour group among the rows the filters keep.</p>
  </div>
  <div id="detail" hidden><div class="bar"><b id="detail-title"></b>
   <a id="detail-link" target="_blank" hidden>open in a tab</a> <button id="detail-close">close</button></div>

@@ -53,9 +53,12 @@
     return out;
   }
 
-  // ------------------------------------------------------------------ Pareto front (minimise x and y)
-  // one front per colour group (per model, say: their scales differ), or one over all rows without a colour
+  // ------------------------------------------------------------------ Pareto front
+  // one front per colour group (per model, say: their scales differ), or one over all rows without a colour;
+  // an axis whose column is better "higher" is maximised, any other minimised
   function pareto(idx) {
+    const gx = col[state.x].better === "higher" ? -1 : 1, gy = col[state.y].better === "higher" ? -1 : 1;
+    const X = i => gx * val(state.x, i), Y = i => gy * val(state.y, i);
     const groups = new Map();
     for (const i of idx) {
       if (!isFinite(val(state.x, i)) || !isFinite(val(state.y, i))) continue;
@@ -65,11 +68,11 @@
     }
     const fronts = [];
     for (const pts of groups.values()) {
-      pts.sort((a, b) => val(state.x, a) - val(state.x, b) || val(state.y, a) - val(state.y, b));
+      pts.sort((a, b) => X(a) - X(b) || Y(a) - Y(b));
       const front = [];
       let best = Infinity;
       for (const i of pts) {
-        const yv = val(state.y, i);
+        const yv = Y(i);
         if (yv < best) { front.push(i); best = yv; }
       }
       fronts.push(front);
