@@ -10,12 +10,12 @@
   const state = { sortKey: null, sortDir: 1, filters: {}, x: D.x, y: D.y, color: D.color, logx: D.logx, logy: D.logy,
                   selected: -1 };
   const $ = id => document.getElementById(id);
+  const NF = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });  // one formatter: a new one per cell is slow
   const fmt = (c, v) => {
     if (v === null || v === undefined || v === "") return "";
     if (c.kind !== "num") return String(v);
     const s = (c.scale || 1) * v;
-    return Math.abs(s) >= 1e5 ? s.toExponential(3) : Number(s.toPrecision(c.digits || 4)).toLocaleString("en-US",
-      { maximumFractionDigits: 6 });
+    return Math.abs(s) >= 1e5 ? s.toExponential(3) : NF.format(Number(s.toPrecision(c.digits || 4)));
   };
   const label = c => c.label + (c.unit ? " (" + c.unit + ")" : "");
 
@@ -106,21 +106,18 @@
     head.append(r1, r2);
   }
   function renderTable(idx, onFront) {
-    const body = $("tbody");
-    const frag = document.createDocumentFragment();
+    // one HTML string for the whole body: one parse, not one per row
+    const parts = [];
     for (const i of idx) {
-      const tr = document.createElement("tr");
-      tr.dataset.i = i;
-      if (i === state.selected) tr.className = "sel";
-      let cells = "<td>" + (onFront.has(i) ? "★" : "") + "</td>";
+      let cells = "<tr data-i=" + i + (i === state.selected ? " class=sel>" : ">") + "<td>" +
+        (onFront.has(i) ? "★" : "") + "</td>";
       for (const c of cols) {
         const v = val(c.key, i);
         cells += c.kind === "num" ? "<td class=num>" + fmt(c, v) + "</td>" : "<td>" + esc(fmt(c, v)) + "</td>";
       }
-      tr.innerHTML = cells;
-      frag.appendChild(tr);
+      parts.push(cells + "</tr>");
     }
-    body.replaceChildren(frag);
+    $("tbody").innerHTML = parts.join("");
     for (const th of $("thead").querySelectorAll("th[data-key]")) {
       th.classList.toggle("asc", th.dataset.key === state.sortKey && state.sortDir > 0);
       th.classList.toggle("desc", th.dataset.key === state.sortKey && state.sortDir < 0);
@@ -195,13 +192,9 @@
     for (const i of idx) {
       const x = val(state.x, i), y = val(state.y, i);
       if (!isFinite(x) || !isFinite(y)) continue;
-      const c = el("circle", { cx: sx(x).toFixed(1), cy: sy(y).toFixed(1), r: onFront.has(i) ? 5 : 3.5,
-                               fill: colour(i), class: "pt" + (onFront.has(i) ? " onfront" : "") +
-                               (i === state.selected ? " sel" : ""), "data-i": i }, layer);
-      c.addEventListener("mouseenter", ev => showTip(i, ev));
-      c.addEventListener("mousemove", ev => moveTip(ev));
-      c.addEventListener("mouseleave", hideTip);
-      c.addEventListener("click", () => openDetail(i));
+      el("circle", { cx: sx(x).toFixed(1), cy: sy(y).toFixed(1), r: onFront.has(i) ? 5 : 3.5,
+                     fill: colour(i), class: "pt" + (onFront.has(i) ? " onfront" : "") +
+                     (i === state.selected ? " sel" : ""), "data-i": i }, layer);
     }
     const legend = $("legend");
     legend.replaceChildren();
@@ -266,6 +259,12 @@
       $(id).checked = !!state[key];
       $(id).addEventListener("change", () => { state[key] = $(id).checked; render(); });
     }
+    // one listener per event on the scatter, not three per point
+    const svg = $("scatter"), pt = ev => ev.target.closest && ev.target.closest("circle.pt");
+    svg.addEventListener("mouseover", ev => { const c = pt(ev); if (c) showTip(+c.dataset.i, ev); });
+    svg.addEventListener("mousemove", ev => { if (pt(ev)) moveTip(ev); });
+    svg.addEventListener("mouseout", ev => { if (pt(ev)) hideTip(); });
+    svg.addEventListener("click", ev => { const c = pt(ev); if (c) openDetail(+c.dataset.i); });
     $("tbody").addEventListener("click", ev => {
       const tr = ev.target.closest("tr");
       if (tr) openDetail(+tr.dataset.i);
@@ -287,4 +286,5 @@
   const m = location.hash.match(/open=(\d+)/);
   if (m && +m[1] < n) openDetail(+m[1]);
   document.body.dataset.ready = "1";
+  document.body.dataset.readyMs = performance.now().toFixed(0);  // since navigation started
 })();

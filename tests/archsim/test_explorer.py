@@ -78,11 +78,12 @@ def test_filter_sort_hover_and_click(browser, sweep_page):
     assert res.table.iloc[first]["energy_j"] == keep["energy_j"].max()
     # hover shows the point's swept parameters and plan; a click opens its per-layer report in the panel
     browser.js(f"document.querySelector('circle.pt[data-i=\"{first}\"]').dispatchEvent("
-               "new MouseEvent('mouseenter', {clientX: 50, clientY: 50}))")
+               "new MouseEvent('mouseover', {bubbles: true, clientX: 50, clientY: 50}))")
     tip = browser.js("document.getElementById('tip').innerText")
     row = res.table.iloc[first]
     assert f"array.rows {row['array.rows']}" in tip and f"plan {row['precision']}" in tip
-    browser.js(f"document.querySelector('circle.pt[data-i=\"{first}\"]').dispatchEvent(new MouseEvent('click'))")
+    browser.js(f"document.querySelector('circle.pt[data-i=\"{first}\"]').dispatchEvent("
+               "new MouseEvent('click', {bubbles: true}))")
     src = browser.js("document.getElementById('detail-frame').src")
     assert src.endswith(f"points/{row['key']}.html") and not browser.js("document.getElementById('detail').hidden")
     browser.wait_event("Page.frameStoppedLoading")
