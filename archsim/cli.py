@@ -151,7 +151,7 @@ def _search(args) -> int:
 def _sweep(args) -> int:
     from archsim.dse.cli import sweep_command  # pandas and the sweep stack load only for this command
 
-    return sweep_command(args)
+    return sweep_command(args, getattr(args, "argv", None))
 
 
 def _quantize(args) -> int:
@@ -342,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = argv  # None: sys.argv; the search and the sweep write the command that regenerates them
     try:
         return args.func(args)
     except KeyboardInterrupt:

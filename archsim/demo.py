@@ -87,7 +87,9 @@ def run_demo(out: str | Path = "reports/demo", *, quick: bool = False) -> Path:
     if db.exists():
         db.unlink()
     res = run_search(ctx, generations=gens, pop=pop, seed=0, store=EvalStore(db, config=None), progress=True)
-    write_outputs(res, out / "search", space=space)
+    search_cmd = (f"archsim search --model fashion_cnn --objectives latency,energy,error --max-error {limit_cnn:.6g} "
+                  f"--formats {','.join(DEMO_FORMATS)} --generations {gens} --pop {pop} --out reports/demo/search")
+    write_outputs(res, out / "search", space=space, graph=cnn_graph, command=search_cmd)
     summary["search"] = {"front_size": len(res.front), "evaluations": res.n_evals,
                          "hv": res.hv_history[-1][1] if res.hv_history else 0.0,
                          "baselines": {k: v[-1][1] if v else 0.0 for k, v in res.baselines.items()}}
@@ -98,9 +100,7 @@ def run_demo(out: str | Path = "reports/demo", *, quick: bool = False) -> Path:
         "everything": "archsim demo" + (" --quick" if quick else ""),
         "simulate": "archsim simulate --model resnet18 --precision dybit4 --out reports/demo/runs/x "
                     "--trace reports/demo/trace.json",
-        "search": f"archsim search --model fashion_cnn --objectives latency,energy,error "
-                  f"--max-error {limit_cnn:.6g} --formats {','.join(DEMO_FORMATS)} --generations {gens} "
-                  f"--pop {pop} --out reports/demo/search",
+        "search": search_cmd,
         "sweep": summary["sweep"]["command"],
         "report": f"archsim report {out}",
         "accuracy": "make accuracy-report", "formats": "make formats-report",
@@ -235,7 +235,9 @@ def write_index(out: str | Path) -> Path:
     s = summary.get("search", {})
     lines += ["## Co-search of precision and hardware (Fashion-MNIST CNN)", "",
               f"{s.get('evaluations', 0)} evaluations; {s.get('front_size', 0)} "
-              f"designs on the Pareto front ([front.csv](search/front.csv), [front.json](search/front.json)). "
+              f"designs on the Pareto front ([front.csv](search/front.csv), [front.json](search/front.json); "
+              f"every evaluated design in the **[explorer page](search/index.html)**, front designs with their "
+              f"per-layer reports). "
               f"Hypervolume: NSGA-III {s.get('hv', 0):.4f}; at the same budget random search "
               f"{s.get('baselines', {}).get('random', 0):.4f}, greedy bit-lowering "
               f"{s.get('baselines', {}).get('greedy', 0):.4f}.", "",

@@ -32,18 +32,25 @@ def columns(result) -> list[Column]:
     return cols + [Column("design", kind="text"), Column("key", kind="text", help="the point's hash in the store")]
 
 
+LAYER_LABELS = ["layer", "op", "W", "A", "MACs", "latency (µs)", "energy (µJ)", "utilisation (%)", "bound",
+                "DRAM read (kB)", "DRAM write (kB)", "DRAM floor (kB)", "stall cycles"]
+_LAYER_SCALE = {"latency_s": 1e6, "energy_j": 1e6, "utilization": 100.0, "dram_read_bytes": 1e-3,
+                "dram_write_bytes": 1e-3, "dram_floor_bytes": 1e-3, "stall_cycles": 1.0}
+
+
+def layer_table(layers: list) -> list[list]:
+    """Per-layer rows (LAYER_COLUMNS, SI units) in the units of LAYER_LABELS."""
+    return [[(float(v) * _LAYER_SCALE[c] if c in _LAYER_SCALE else v) for c, v in zip(LAYER_COLUMNS, rec, strict=True)]
+            for rec in layers]
+
+
 def write_points(result, out: Path, command: str | None) -> list[str]:
     """One per-layer report per point; returns each row's address relative to ``out``."""
     hrefs = []
-    labels = ["layer", "op", "W", "A", "MACs", "latency (µs)", "energy (µJ)", "utilisation (%)", "bound",
-              "DRAM read (kB)", "DRAM write (kB)", "DRAM floor (kB)", "stall cycles"]
-    scale = {"latency_s": 1e6, "energy_j": 1e6, "utilization": 100.0, "dram_read_bytes": 1e-3,
-             "dram_write_bytes": 1e-3, "dram_floor_bytes": 1e-3, "stall_cycles": 1.0}
     for row in result.table.itertuples(index=False):
         r = row._asdict()
         layers = result.layers[r["key"]]
-        table = [[(float(v) * scale[c] if c in scale else v) for c, v in zip(LAYER_COLUMNS, rec, strict=True)]
-                 for rec in layers]
+        table = layer_table(layers)
         facts = {"model": r["model"], "precision": r["precision"], "design": r["design"],
                  "engine": result.engine,
                  "latency": f"{r['latency_s'] * 1e3:.4g} ms (floor {r['lower_bound_latency_s'] * 1e3:.4g} ms)",
@@ -51,7 +58,7 @@ def write_points(result, out: Path, command: str | None) -> list[str]:
                  "DRAM": f"{r['dram_bytes'] / 1e6:.4g} MB (floor {r['dram_floor_bytes'] / 1e6:.4g} MB)",
                  "utilisation": f"{r['utilization']:.1%}", "layers": len(layers)}
         href = f"points/{r['key']}.html"
-        write_detail_page(out / href, f"{r['model']} · {r['precision']} · {r['design']}", facts, labels, table,
+        write_detail_page(out / href, f"{r['model']} · {r['precision']} · {r['design']}", facts, LAYER_LABELS, table,
                           command=command)
         hrefs.append(href)
     return hrefs

@@ -54,7 +54,10 @@ def search_command(args) -> int:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
             raise
-        files = write_outputs(res, out, space=space)
+        import shlex
+
+        words = [w for w in (sys.argv[1:] if getattr(args, "argv", None) is None else args.argv) if w != "--resume"]
+        files = write_outputs(res, out, space=space, graph=graph, command="archsim " + shlex.join(words))
     except (ArchsimError, WorkloadError, QuantError, FileExistsError, ValueError) as exc:
         print(f"archsim search: {exc}", file=sys.stderr)
         return 2

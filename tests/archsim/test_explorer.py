@@ -105,3 +105,24 @@ def test_generic_rows_without_details(browser, tmp_path):
     assert _count(browser, "circle.onfront") == 1
     with pytest.raises(ArchsimError, match="x: 'nope' is not a column"):
         write_explorer(tmp_path / "q.html", rows, cols, x="nope", y="ttft_s")
+
+
+def test_search_results_use_the_same_page(browser, tmp_path):
+    from archsim.search import EvalContext, SearchSpace, run_search, write_outputs
+    from workloads import load_workload
+
+    graph = load_workload("lenet5")
+    space = SearchSpace([d["name"] for d in graph.compute_layers()], formats=("int8", "dybit4", "int4"),
+                        hw_genes={"array.rows": (8, 16, 32), "dram.bus_bits": (64, 256)})
+    ctx = EvalContext(graph.to_dict(), space, None, ("latency", "energy"))
+    res = run_search(ctx, generations=3, pop=8, seed=0, baselines=False, des_front=False, progress=False)
+    files = write_outputs(res, tmp_path, space=space, graph=graph, command="archsim search …")
+    n = len({tuple(a["genome"]) for a in res.archive})
+    browser.load(files["html"])
+    assert _count(browser, "#tbody tr") == _count(browser, "circle.pt") == n
+    starred = browser.js("[...document.querySelectorAll('#tbody tr')].filter(tr => tr.cells[0].textContent === '★')"
+                         ".map(tr => tr.cells[1].textContent)")
+    assert starred and set(starred) == {"yes"}  # the page's latency × energy front is the search's front
+    assert len(list((tmp_path / "points").glob("*.html"))) == len(res.front)
+    browser.js("[...document.querySelectorAll('#tbody tr')].find(tr => tr.cells[1].textContent === 'yes').click()")
+    assert browser.js("document.getElementById('detail-frame').src").endswith(".html")
