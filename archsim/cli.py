@@ -1,8 +1,8 @@
 """The ``archsim`` console script (also ``python -m archsim``).
 
-Subcommands: ``simulate``, ``search``, ``demo``, ``report``, ``models``, ``graph``, ``formats``, ``formats-report``,
-``quantize``, ``evaluate``. The search command lives in ``archsim.search.cli``, quantize/evaluate (PyTorch) in
-``quant.cli``; this module holds the parser and the rest.
+Subcommands: ``simulate``, ``search``, ``sweep``, ``demo``, ``report``, ``models``, ``graph``, ``formats``,
+``formats-report``, ``quantize``, ``evaluate``. The search command lives in ``archsim.search.cli``, the sweep in
+``archsim.dse.cli``, quantize/evaluate (PyTorch) in ``quant.cli``; this module holds the parser and the rest.
 """
 from __future__ import annotations
 
@@ -148,6 +148,12 @@ def _search(args) -> int:
     return search_command(args)
 
 
+def _sweep(args) -> int:
+    from archsim.dse.cli import sweep_command  # pandas and the sweep stack load only for this command
+
+    return sweep_command(args, getattr(args, "argv", None))
+
+
 def _quantize(args) -> int:
     from quant.cli import quantize_command
 
@@ -205,14 +211,14 @@ def _rebuild(args) -> int:
 
 def _resume_hint(args, argv) -> str:
     """For a search, where its finished evaluations are and the command that continues it."""
-    if args.command != "search":
+    if args.command not in ("search", "sweep"):
         return ""
     import shlex
 
     words = list(sys.argv[1:] if argv is None else argv)
     if "--resume" not in words:
         words.append("--resume")
-    db = args.db or str(Path(args.out) / "search.sqlite")
+    db = args.db or str(Path(args.out) / f"{args.command}.sqlite")
     return f"; every finished evaluation is in {db}; resume with: archsim {shlex.join(words)}"
 
 
@@ -272,6 +278,27 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--out", default="search_out")
     se.add_argument("--json", action="store_true")
     se.set_defaults(func=_search)
+    sw = sub.add_parser("sweep", help="grid sweep of hardware values × models × precisions → one table, plots and an "
+                                      "explorer page")
+    sw.add_argument("--model", required=True, help="one or more models, comma-separated (zoo names or paths)")
+    sw.add_argument("--hw", default="default", help="the base hardware: shipped config or a YAML path")
+    sw.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,…",
+                    help="a hardware key and its values, e.g. --set array.rows=16,32,64 (repeatable: cartesian "
+                         "product, or paired with --zip)")
+    sw.add_argument("--zip", action="store_true", help="pair the --set lists in order instead of their product")
+    sw.add_argument("--precision", default="int8", help="uniform plans, comma-separated: int8,dybit4,w=dybit4,a=int8")
+    sw.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    sw.add_argument("--objective", choices=MAPPER_OBJECTIVES, default="latency", help="mapper objective")
+    sw.add_argument("--workers", type=int, default=0, help="local process pool size (0/1: in-process; ≤ CPUs)")
+    sw.add_argument("--dask", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    sw.add_argument("--db", default=None, help="SQLite file (default OUT/sweep.sqlite)")
+    sw.add_argument("--resume", action="store_true", help="continue the sweep stored in --db: stored points are "
+                                                          "served from it, only the rest are evaluated")
+    sw.add_argument("--force", action="store_true", help="run more than 5000 points")
+    sw.add_argument("--input-shape", type=_shape, default=None)
+    sw.add_argument("--batch", type=int, default=1)
+    sw.add_argument("--out", default="sweep_out", help="sweep.csv, sweep.parquet, plots, index.html, report.md")
+    sw.set_defaults(func=_sweep)
     for cmd, help_ in (("quantize", "apply a plan to a trained model, calibrate (PTQ), optionally QAT; accuracy"),
                        ("evaluate", "accuracy of a model under a plan after PTQ calibration")):
         qp = sub.add_parser(cmd, help=help_)
@@ -315,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = argv  # None: sys.argv; the search and the sweep write the command that regenerates them
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -87,17 +87,21 @@ def run_demo(out: str | Path = "reports/demo", *, quick: bool = False) -> Path:
     if db.exists():
         db.unlink()
     res = run_search(ctx, generations=gens, pop=pop, seed=0, store=EvalStore(db, config=None), progress=True)
-    write_outputs(res, out / "search", space=space)
+    search_cmd = (f"archsim search --model fashion_cnn --objectives latency,energy,error --max-error {limit_cnn:.6g} "
+                  f"--formats {','.join(DEMO_FORMATS)} --generations {gens} --pop {pop} --out reports/demo/search")
+    write_outputs(res, out / "search", space=space, graph=cnn_graph, command=search_cmd)
     summary["search"] = {"front_size": len(res.front), "evaluations": res.n_evals,
                          "hv": res.hv_history[-1][1] if res.hv_history else 0.0,
                          "baselines": {k: v[-1][1] if v else 0.0 for k, v in res.baselines.items()}}
+    # ---------------------------------------------------------------- a small grid sweep and its explorer page
+    _log("sweep: 2 models × 9 designs × 2 precisions (analytic), explorer page")
+    summary["sweep"] = _sweep(out, default, {"fashion_cnn": cnn_graph, "resnet18": r18_graph})
     summary["commands"] = {
         "everything": "archsim demo" + (" --quick" if quick else ""),
         "simulate": "archsim simulate --model resnet18 --precision dybit4 --out reports/demo/runs/x "
                     "--trace reports/demo/trace.json",
-        "search": f"archsim search --model fashion_cnn --objectives latency,energy,error "
-                  f"--max-error {limit_cnn:.6g} --formats {','.join(DEMO_FORMATS)} --generations {gens} "
-                  f"--pop {pop} --out reports/demo/search",
+        "search": search_cmd,
+        "sweep": summary["sweep"]["command"],
         "report": f"archsim report {out}",
         "accuracy": "make accuracy-report", "formats": "make formats-report",
     }
@@ -119,6 +123,28 @@ def _precision_search(graph, layers, sens, hw, limit, gens, pop) -> dict:
     res = run_search(ctx, generations=gens, pop=pop, seed=0, baselines=False, des_front=False, progress=False)
     best = min(res.front, key=lambda f: f["values"]["latency"])
     return best["plan"]
+
+
+SWEEP_AXES = {"array.rows": [8, 16, 32], "dram.bus_bits": [64, 128, 256]}
+SWEEP_PRECISIONS = ["int8", "dybit4"]
+
+
+def _sweep(out: Path, hw, graphs: dict) -> dict:
+    """The sweep the index links: every design of SWEEP_AXES on both models (graphs already loaded)."""
+    from archsim.dse import SweepGrid, run_sweep
+    from archsim.dse.report import write_outputs as write_sweep
+
+    grid = SweepGrid(list(graphs), hw, SWEEP_AXES, SWEEP_PRECISIONS)
+    res = run_sweep(grid, list(graphs.values()), grid.designs(), progress=False)
+    sets = " ".join(f"--set {k}={','.join(map(str, v))}" for k, v in SWEEP_AXES.items())
+    command = (f"archsim sweep --model {','.join(graphs)} {sets} --precision {','.join(SWEEP_PRECISIONS)} "
+               f"--out {out / 'sweep'}")
+    write_sweep(res, out / "sweep", command=command)
+    df = res.table
+    best = {m: s.loc[s["latency_s"].idxmin()] for m, s in df.groupby("model", sort=False)}
+    return {"points": len(df), "command": command,
+            "fastest": {m: {"design": b["design"], "precision": b["precision"], "latency_s": float(b["latency_s"])}
+                        for m, b in best.items()}}
 
 
 def _simulate_plans(graph, plans, default, int8_hw, out: Path, sens, *, accuracy=None, trace_label=None) -> dict:
@@ -209,13 +235,25 @@ def write_index(out: str | Path) -> Path:
     s = summary.get("search", {})
     lines += ["## Co-search of precision and hardware (Fashion-MNIST CNN)", "",
               f"{s.get('evaluations', 0)} evaluations; {s.get('front_size', 0)} "
-              f"designs on the Pareto front ([front.csv](search/front.csv), [front.json](search/front.json)). "
+              f"designs on the Pareto front ([front.csv](search/front.csv), [front.json](search/front.json); "
+              f"every evaluated design in the **[explorer page](search/index.html)**, front designs with their "
+              f"per-layer reports). "
               f"Hypervolume: NSGA-III {s.get('hv', 0):.4f}; at the same budget random search "
               f"{s.get('baselines', {}).get('random', 0):.4f}, greedy bit-lowering "
               f"{s.get('baselines', {}).get('greedy', 0):.4f}.", "",
               "![front](search/front_latency_energy.png) ![front](search/front_latency_error.png)", "",
-              "![hypervolume](search/hypervolume.png) ![parallel coordinates](search/front_parallel.png)", "",
-              "## Timeline", "",
+              "![hypervolume](search/hypervolume.png) ![parallel coordinates](search/front_parallel.png)", ""]
+    sw = summary.get("sweep")
+    if sw:
+        lines += ["## Sweep and explorer", ""]
+        fastest = "; ".join(f"{m}: {b['design']} @ {b['precision']}, {b['latency_s'] * 1e3:.3f} ms"
+                            for m, b in sw["fastest"].items())
+        lines += [f"A grid sweep of the default accelerator, {sw['points']} points (`{sw['command']}`): "
+                  f"**[explorer page](sweep/index.html)** (sortable, filterable table; latency–energy scatter with "
+                  f"each model's Pareto front; hover a point for its parameters, click it for its per-layer report), "
+                  f"[report](sweep/report.md), [sweep.csv](sweep/sweep.csv). Fastest — {fastest}.", "",
+                  "![sweep](sweep/latency_energy.png)", ""]
+    lines += ["## Timeline", "",
               "[trace.json](trace.json): the DES timeline of ResNet-18 at DyBit-4 (DMA bursts, compute tiles, "
               "write-backs, DRAM channels). Open it in https://ui.perfetto.dev or chrome://tracing.", "",
               "## Reproduce each piece", ""]

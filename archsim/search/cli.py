@@ -54,7 +54,8 @@ def search_command(args) -> int:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
             raise
-        files = write_outputs(res, out, space=space)
+        # no command on the page: it would name --out, and the same seed must give byte-identical files anywhere
+        files = write_outputs(res, out, space=space, graph=graph)
     except (ArchsimError, WorkloadError, QuantError, FileExistsError, ValueError) as exc:
         print(f"archsim search: {exc}", file=sys.stderr)
         return 2

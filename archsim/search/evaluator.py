@@ -1,6 +1,7 @@
 """Search evaluations: a genome-hash cache backed by the SQLite store (every evaluation is written as it
 completes), dispatched in-process, to a local process pool (``workers``) or to a Dask cluster (``dask`` =
-scheduler address)."""
+scheduler address). The sweep (``archsim.dse``) uses the same machinery with its own evaluation function
+and point key (``fn``, ``key``): both must be picklable top-level functions."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ from archsim.search.space import genome_hash
 from archsim.search.store import EvalStore
 
 _WORKER_CTX = None
+_WORKER_FN = evaluate
 DASK_ATTEMPTS = 5  # submissions of one batch before the search gives up on a cluster that keeps losing workers
 DASK_WAIT_S = 60.0  # how long the search waits for a worker when none is connected
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -42,23 +44,26 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def _init_worker(ctx, parent_pid: int):
+def _init_worker(ctx, parent_pid: int, fn=evaluate):
     import signal
 
-    global _WORKER_CTX
+    global _WORKER_CTX, _WORKER_FN
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; workers end with it
     _die_with_parent(parent_pid)
-    _WORKER_CTX = ctx
+    _WORKER_CTX, _WORKER_FN = ctx, fn
 
 
 def _worker_eval(x):
-    return evaluate(_WORKER_CTX, x)
+    return _WORKER_FN(_WORKER_CTX, x)
 
 
 class Evaluator:
     def __init__(self, ctx: EvalContext, store: EvalStore | None = None, *, workers: int = 0,
-                 dask: str | None = None):
+                 dask: str | None = None, fn=evaluate, key=None, on_record=None):
+        """``fn(ctx, x)`` evaluates genome ``x``; ``key(ctx, x)`` names it in the cache and the store (default:
+        the genome's hash); ``on_record(result)`` is told of each new evaluation (a progress bar)."""
         self.ctx, self.store = ctx, store
+        self.fn, self.key, self.on_record = fn, key or (lambda _ctx, x: genome_hash(x)), on_record
         self.cache = store.load() if store is not None else {}
         self.genomes: dict = {}  # hash → genome of what this evaluator computed
         self.n_new = 0
@@ -76,7 +81,7 @@ class Evaluator:
                 raise ArchsimError(f"dask: cannot connect to the scheduler at {dask!r}: {exc}") from None
             self._ctx_future = None  # the shared context is sent once workers are there (see _dask_evaluate)
         elif workers and workers > 1:
-            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx, os.getpid()))
+            self.pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx, os.getpid(), fn))
 
     def close(self, *, wait: bool = True):
         if self.pool is not None:
@@ -98,7 +103,7 @@ class Evaluator:
             self._await_dask_workers()
             if self._ctx_future is None:
                 self._ctx_future = self.client.scatter(self.ctx, broadcast=True)
-            futs = {self.client.submit(evaluate, self._ctx_future, x, pure=False): (h, x)
+            futs = {self.client.submit(self.fn, self._ctx_future, x, pure=False): (h, x)
                     for h, x in pending.items()}
             for fut in dask_completed(list(futs)):
                 h, x = futs[fut]
@@ -133,10 +138,12 @@ class Evaluator:
         self.eval_seconds += res["seconds"]
         if self.store is not None:
             self.store.add(h, x, res)
+        if self.on_record is not None:
+            self.on_record(res)
 
     def __call__(self, X) -> list[dict]:
         X = [np.asarray(x, dtype=np.int64) for x in X]
-        hashes = [genome_hash(x) for x in X]
+        hashes = [self.key(self.ctx, x) for x in X]
         self.n_requests += len(X)
         todo = {}
         for h, x in zip(hashes, X, strict=True):
@@ -153,5 +160,5 @@ class Evaluator:
                     self._record(h, x, fut.result())
             else:
                 for h, x in items:
-                    self._record(h, x, evaluate(self.ctx, x))
+                    self._record(h, x, self.fn(self.ctx, x))
         return [self.cache[h] for h in hashes]

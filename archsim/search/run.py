@@ -277,9 +277,12 @@ def _hw_summary(hw, space) -> dict:
     return out
 
 
-def write_outputs(result: SearchResult, out_dir, *, space: SearchSpace) -> dict:
+def write_outputs(result: SearchResult, out_dir, *, space: SearchSpace, graph=None, command: str | None = None) -> dict:
+    """front.json, front.csv, the plots and the explorer page (``index.html``; with ``graph``, the searched
+    LayerGraph, each front design gets a per-layer report)."""
     from pathlib import Path
 
+    from archsim.search.explorer import write_search_explorer
     from archsim.search.plots import plot_search
 
     out = Path(out_dir)
@@ -295,4 +298,5 @@ def write_outputs(result: SearchResult, out_dir, *, space: SearchSpace) -> dict:
                                *[str(f["hw"][k]) for k in hw_keys], f.get("mapper", ""), f'"{plan}"']))
     files["csv"].write_text("\n".join(lines) + "\n")
     files.update(plot_search(result, out))
+    files["html"] = write_search_explorer(result, out, space=space, graph=graph, command=command)
     return files

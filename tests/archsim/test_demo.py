@@ -28,6 +28,10 @@ def test_demo_quick_writes_every_promised_file(tmp_path):
     front = json.loads((out / "search" / "front.json").read_text())
     assert front["front"] and (out / "search" / "hypervolume.png").exists()
     assert "Reproduce each piece" in index and "archsim report" in index
+    # the sweep's explorer page, linked from the index, one row per point
+    assert "](sweep/index.html)" in index and summary["sweep"]["points"] == 36
+    assert len((out / "sweep" / "sweep.csv").read_text().splitlines()) == 1 + 36
+    assert "explorer-data" in (out / "sweep" / "index.html").read_text()
     # `archsim report DIR` rebuilds from the JSON without simulating
     (out / "index.md").unlink()
     r = subprocess.run([sys.executable, "-m", "archsim", "report", str(out)], capture_output=True, text=True)
