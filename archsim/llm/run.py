@@ -14,10 +14,11 @@ In the analytic engine this equals simulating the whole step graph (layer latenc
 hand-built graph of all blocks); in the DES it leaves out the overlap of one block's first loads with the
 previous block's last stores (at most one layer's DRAM latency per block boundary).
 
-Decode steps: every step is simulated (``decode_samples=None``, the default), or ``decode_samples=S`` contexts
-evenly spaced over the decode range are simulated and the others linearly interpolated (a step's cost is
-affine in its context: weights are fixed, the cache read grows by one position); the error this makes is
-measured in the tests and in ``reports/llm.md``.
+Decode steps: the analytic engine simulates every step by default; ``decode_samples=S`` simulates S contexts
+evenly spaced over the decode range (the first and last included) and interpolates the others linearly (a
+step's cost is affine in its context: weights are fixed, the cache read grows by one position). The DES
+defaults to S = ``DES_DECODE_SAMPLES`` (16). The error this makes is measured in the tests and in
+``reports/llm.md``.
 
 Physical floors per step: **DRAM** = compulsory bytes ÷ DRAM bandwidth, the compulsory bytes being every
 weight (with its per-channel scales) once, the embedding rows gathered, the whole KV cache read once and the
@@ -40,6 +41,7 @@ from archsim.simulate import ENGINES, simulate
 from quant.errors import QuantError
 from quant.plan import LayerPrecision, PrecisionPlan
 
+DES_DECODE_SAMPLES = 16  # the DES's default: 16 decode contexts simulated, the others interpolated (see above)
 SUMMED = ("latency_s", "energy_j", "dram_read_bytes", "dram_write_bytes", "macs", "dram_floor_bytes",
           "compute_floor_s", "kv_read_bytes", "kv_write_bytes", "weight_bytes")
 
@@ -167,7 +169,7 @@ def _check_int(name, v, low):
         raise SimError(f"{name}: must be an integer ≥ {low}, got {v!r}")
 
 
-def llm(model, prompt: int, generate: int, *, batch: int = 1, hw="default", plan="int8", engine: str = "analytic",
+def llm(model, prompt: int, generate: int, *, batch: int = 1, hw="edge_llm", plan="int8", engine: str = "analytic",
         decode_samples: int | None = None):
     """Simulate a prefill of ``prompt`` tokens and ``generate`` output tokens (batch ``batch``).
 
@@ -189,6 +191,8 @@ def llm(model, prompt: int, generate: int, *, batch: int = 1, hw="default", plan
         model = load_spec(model)
     hw = hw if isinstance(hw, Accelerator) else load_hw(hw)
     plan = _resolve_plan(model, plan)
+    if decode_samples is None and engine == "des":
+        decode_samples = DES_DECODE_SAMPLES
     prefill = simulate_step(model, plan, hw, batch=batch, new=prompt, context=prompt, engine=engine,
                             phase="prefill")
     contexts = list(range(prompt + 1, prompt + generate))
