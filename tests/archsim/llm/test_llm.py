@@ -156,3 +156,39 @@ def test_decode_near_dram_floor_on_edge_llm():
         f = step.floor_s(r.hw)
         assert f["dram_s"] > f["compute_s"]
         assert 1.0 <= step.totals["latency_s"] / f["dram_s"] < 1.15
+
+
+def test_plan_kv_syntax_round_trip(tmp_path):
+    from quant.errors import QuantError
+    from quant.plan import parse_spec
+
+    p = parse_spec("w=dybit4,a=int8,kv=int4")
+    assert (p.weight, p.activation, p.kv, p.kv_format) == ("dybit4", "int8", "int4", "int4")
+    assert parse_spec("w=int4,a=int8").kv_format == "int8"  # no kv: the cache at the activation format
+    assert str(p) == "w=dybit4,a=int8,kv=int4"
+    plan = PrecisionPlan({"a": p, "b": "int8"})
+    plan.save(tmp_path / "p.yaml")
+    assert PrecisionPlan.load(tmp_path / "p.yaml") == plan
+    with pytest.raises(QuantError, match="kv-cache format"):
+        parse_spec("w=int4,a=int8,kv=int99")
+
+
+def test_cli_out_report_and_plan_file_errors(tiny_cfg, tmp_path, capsys):
+    from archsim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["llm", "--model", f"hf:{tiny_cfg}", "--prompt", "8", "--generate", "3", "--out", str(out)]) == 0
+    md = (out / "llm.md").read_text()
+    assert "## One prefill step" in md and "## One decode step" in md and "layers.0.self_attn.qk" in md
+    assert (out / "time_per_token.png").stat().st_size > 0 and (out / "roofline.png").stat().st_size > 0
+    capsys.readouterr()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("layers:\n  layers.7.mlp.up_proj: int8\n")
+    assert main(["llm", "--model", f"hf:{tiny_cfg}", "--prompt", "8", "--generate", "3", "--plan", str(plan)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "layers.7.mlp.up_proj" in err
+    bad = tmp_path / "gpt2.json"
+    bad.write_text(json.dumps(TINY | {"architectures": ["GPT2LMHeadModel"]}))
+    assert main(["llm", "--model", f"hf:{bad}", "--prompt", "8", "--generate", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "unknown HF architecture 'GPT2LMHeadModel'" in err
