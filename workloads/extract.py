@@ -168,7 +168,7 @@ class _Extractor:
             return self.passthrough(node)  # inside a norm / rotary module: fused post-processing
         tin = self.tensor_inputs(node)
         if tin and node.op != "call_module" and not any(self.prod.get(a) for a in tin) and \
-                any(a in self.const or self.positional(a) for a in tin):
+                any((a in self.const and self.shape(a) is not None) or self.positional(a) for a in tin):
             self.passthrough(node)  # computed from positions (and constants) only: rotary tables, masks
             self.weight.pop(node, None)
             return None
@@ -316,7 +316,8 @@ class _Extractor:
     def positional(self, node) -> bool:
         """A tensor derived from no layer and no weight (rotary cos/sin tables, masks built from positions):
         computed once, a constant to the layers that use it."""
-        return not self.prod.get(node) and node not in self.weight
+        return (not self.prod.get(node) and node not in self.weight and node not in self.const
+                and self.shape(node) is not None)
 
     def same_producer(self, ins) -> bool:
         """Every activation operand comes from the same producing layers (rotary's q·cos + rotate(q)·sin):
