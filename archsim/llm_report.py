@@ -21,6 +21,7 @@ from quant.plan import PrecisionPlan
 MODELS = ("llama-2-7b", "qwen2.5-0.5b")
 HWS = ("edge_llm", "datacenter_llm")
 PROMPT, GENERATE, BATCHES = 2048, 256, (1, 16)
+SAMPLES = (2, 4, 16)  # decode contexts simulated when measuring the interpolation error
 
 
 def four_bit_formats() -> list[str]:
@@ -75,11 +76,31 @@ def _array_kinds(spec) -> list[str]:
     return lines
 
 
+def _targets(results) -> list[str]:
+    lines = ["| model | hw | decode B=1 ÷ DRAM floor | decode bound | prefill ÷ compute floor | prefill bound |",
+             "|---|---|---|---|---|---|"]
+    seen = {}
+    for (m, hw, _label, b), r in results:
+        ph = r.phase_totals()
+        d = seen.setdefault((m, hw), {"dec": [], "pre": [], "db": set(), "pb": set()})
+        if b == 1:
+            dec = ph["decode"]
+            d["dec"].append(dec["latency_s"] / dec["dram_floor_s"])
+            d["db"].add(dec["bound"])
+        pre = ph["prefill"]
+        d["pre"].append(pre["latency_s"] / pre["compute_floor_s"])
+        d["pb"].add(pre["bound"])
+    for (m, hw), d in seen.items():
+        lines.append(f"| {m} | {hw} | {min(d['dec']):.3f}–{max(d['dec']):.3f} | {'/'.join(sorted(d['db']))} | "
+                     f"{min(d['pre']):.3f}–{max(d['pre']):.3f} | {'/'.join(sorted(d['pb']))} |")
+    return lines
+
+
 def _sampling(spec) -> list[str]:
     lines = ["| hw | decode contexts simulated | decode total s | error vs every step |", "|---|---|---|---|"]
     for hw in HWS:
         every = llm(spec, PROMPT, GENERATE, hw=hw, plan="w=int4,a=int8,kv=int4").phase_totals()["decode"]
-        for n in (2, 4, 16):
+        for n in SAMPLES:
             d = llm(spec, PROMPT, GENERATE, hw=hw, plan="w=int4,a=int8,kv=int4",
                     decode_samples=n).phase_totals()["decode"]
             err = (d["latency_s"] - every["latency_s"]) / every["latency_s"]
@@ -100,7 +121,7 @@ def build(out: Path) -> Path:
     for m, hw, label, spec, b in tqdm(grid, desc="llm report", leave=False):
         results.append(((m, hw, label, b), llm(specs[m], PROMPT, GENERATE, batch=b, hw=hw, plan=spec)))
     for hw in HWS:
-        sel = [r for (m, h, label, b), r in results if m == "llama-2-7b" and h == hw
+        sel = [r for (m, h, label, b), r in results if m == MODELS[0] and h == hw
                and label in ("INT8", "W4A8-KV4 int4")]
         time_per_token_plot(sel, out / f"llm_tpot_{hw}.png")
     text = _document(results, specs)
@@ -117,7 +138,7 @@ def _document(results, specs) -> str:
         peak8 = hw.array.rows * hw.array.cols * 4 * hw.clock_mhz * 1e6
         hw_lines.append(f"- `{hw_name}`: {hw.description}; DRAM {bw / 1e9:.1f} GB/s, INT8 peak "
                         f"{peak8 / 1e12:.1f} TMAC/s (W4A8 ×2, W4A16 ×1), ridge point {peak8 / bw:.0f} MAC/B at INT8.")
-    spec7 = specs["llama-2-7b"]
+    spec7 = specs[MODELS[0]]
     parts = [
         "# LLM inference: time to first token, time per output token, energy per token",
         "",
@@ -144,8 +165,7 @@ def _document(results, specs) -> str:
         "",
         *_table(results),
         "",
-        "![Llama-2-7B decode time per token on edge_llm](llm_tpot_edge_llm.png)",
-        "![Llama-2-7B decode time per token on datacenter_llm](llm_tpot_datacenter_llm.png)",
+        *[f"![{spec7.name} decode time per token on {hw}](llm_tpot_{hw}.png)" for hw in HWS],
         "",
         "## What a decode step (GEMV) does on each array",
         "",
@@ -156,32 +176,42 @@ def _document(results, specs) -> str:
         "weight-stationary fold (rows cycles) before streaming M = batch rows through it and drains it, so with "
         "M = 1 each fold costs ~rows + cols cycles for one row of work; output-stationary folds pay the reduction "
         "plus fill/drain per output block; input-stationary folds put output pixels (here 1) on the columns. "
-        f"Llama-2-7B, W4A8, one decode step at context {PROMPT}, batch 1 (array util = MACs ÷ (cycles × peak at "
+        f"{spec7.name}, W4A8, one decode step at context {PROMPT}, batch 1 (array util = MACs ÷ (cycles × peak at "
         "W4A8)):",
         "",
         *_array_kinds(spec7),
         "",
         "## How decode steps are simulated",
         "",
-        "Every decode step is simulated by default (`decode_samples=None`). A step's cost is affine in its context "
-        "(fixed weights, one more cached position each step), so `--decode-samples S` simulates S evenly spaced "
-        "contexts and interpolates the rest; Llama-2-7B W4A8-KV4, batch 1:",
+        "The analytic engine simulates every decode step by default (as in the tables above). A step's cost is "
+        "affine in its context (fixed weights, one more cached position each step), so `--decode-samples S` "
+        "simulates S evenly spaced contexts (first and last included) and interpolates the rest; the DES does so "
+        f"with S = 16 by default. The interpolation's error, {spec7.name} W4A8-KV4, batch 1, analytic:",
         "",
         *_sampling(spec7),
         "",
         "## Targets, and where they are missed",
         "",
-        "- Decode at batch 1 on the bandwidth-bound `edge_llm` lands within 2–5 % of its DRAM floor (never below; "
-        "the tests hold every floor). On `datacenter_llm` decode is 1.2–1.8× its floor: a step is only ~1–3 ms, "
-        "and each of its ~390 layers exposes its first tile load and the DRAM latency (100 ns) once, and the "
-        "attention products pay it once per (sequence × KV head) group, because the layer-by-layer model does not "
-        "prefetch the next layer's weights during the current one (the DES overlaps only within its window).",
-        "- Prefill is compute-bound on both configs and lands 1.17–1.2× (edge, INT8/W4A16) to ~1.9× (datacenter, "
-        "W4A8) its compute floor. The reasons: attention's Q·Kᵀ reduces over head_dim = 128, which fills half of a "
-        "32-row × 8-deep (W4A8) reduction and a small part of a 256-row one; the P×P score matrix goes through "
-        "DRAM between the two attention products (no fused/flash attention in this model); residual adds and the "
-        "gate multiply are vector layers through DRAM; and at 4-bit weights the array is twice as fast while these "
-        "parts are not.",
+        "Targets: decode at batch 1 on a bandwidth-bound config within 15 % of its DRAM floor (never below); "
+        "prefill within 15 % of its compute floor where compute-bound. Ranges over the precisions above:",
+        "",
+        *_targets(results),
+        "",
+        "Decode on `edge_llm` meets its target. Where a figure misses, the reasons are these (per-layer tables: "
+        "`archsim llm --out DIR`):",
+        "",
+        "- **Reductions shorter than the array's.** Bit Fusion's mapping puts the reduction down the rows, "
+        "rows × fusion deep (W4A8: 8 per unit), and a layer whose reduction is shorter leaves the rest idle. "
+        "Attention's Q·Kᵀ reduces over head_dim (Llama-2 128, Qwen2.5 64): half or a quarter of `edge_llm`'s "
+        "256-deep W4A8 reduction, 1/16–1/32 of `datacenter_llm`'s 2,048; Qwen2.5-0.5B's hidden size 896 fills 44 % "
+        "of the latter. 4-bit operands double the floor's peak but not these layers' speed, so W4A8 and KV4 "
+        "prefills sit further above their floors than INT8.",
+        "- **No fused attention.** The P×P score matrix is written to DRAM by Q·Kᵀ and read back by P·V, and the "
+        "residual adds and the gate multiply are vector layers through DRAM.",
+        "- **Short steps on a fast memory.** A `datacenter_llm` decode step lasts 0.5–3 ms; each of its layers "
+        "exposes its first tile load and the DRAM latency (100 ns) once, and the attention products once per "
+        "(sequence × KV head) group, because the layer-by-layer model does not prefetch the next layer's weights "
+        "during the current one. On `edge_llm` the same overheads are 1–3 % of a 50–240 ms step.",
         "",
     ]
     return "\n".join(parts)

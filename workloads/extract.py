@@ -26,6 +26,7 @@ from workloads.fx_ops import (
     CAT,
     CONV,
     EMBED,
+    INDEX_MATH,
     LINEAR,
     MATMUL,
     MHA,
@@ -72,6 +73,13 @@ class _Extractor:
         if val is not None and hasattr(val, "shape"):
             return tuple(int(s) for s in val.shape)
         return None
+
+    @staticmethod
+    def floating(node) -> bool:
+        """The fx node's result is a floating-point tensor (data), not integer/bool index arithmetic."""
+        tm = node.meta.get("tensor_meta")
+        dtype = getattr(tm, "dtype", None) or getattr(node.meta.get("val"), "dtype", None)
+        return dtype is None or dtype.is_floating_point
 
     def module_path(self, node) -> str:
         if node.op == "call_module":
@@ -182,6 +190,8 @@ class _Extractor:
             return tf.upsample(self, node)
         if k == "rms_norm":
             return self.passthrough(node)
+        if k in INDEX_MATH and not self.floating(node):
+            return self.passthrough(node)  # position ids counted from a mask: index arithmetic, not data
         if k in CONV:
             return self.conv(node)
         if k in LINEAR:

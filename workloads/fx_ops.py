@@ -20,6 +20,7 @@ EMBED = {"embedding"}
 UPSAMPLE = {"interpolate", "upsample", "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d",
             "upsample_nearest1d", "upsample_linear1d", "_upsample_nearest_exact2d", "_upsample_bilinear2d_aa"}
 MHA = {"multihead_attention"}
+INDEX_MATH = {"cumsum", "cumprod"}  # transparent only on integer/bool tensors (position ids from a padding mask)
 MOE = {"topk", "one_hot", "bincount", "histc", "scatter_add", "index_add", "index_add_"}
 # modules whose internal ops are element-wise post-processing fused with the producing layer (norms, rotary
 # tables): matched on the class name of the innermost module (fx and torch.export record it per node)
@@ -39,7 +40,7 @@ PASS = {
     # grouped-query attention's K/V head repetition (a view or an address pattern, no arithmetic)
     "repeat_interleave",
     # norms, rotary and masks: element-wise post-processing, or computed from positions only
-    "rms_norm", "_fused_rms_norm", "cos", "sin", "arange", "cumsum", "eq", "ne", "le", "lt", "ge", "gt",
+    "rms_norm", "_fused_rms_norm", "cos", "sin", "arange", "eq", "ne", "le", "lt", "ge", "gt",
     "__and__", "__or__", "and_", "or_", "logical_and", "logical_or", "logical_not", "diff", "new_ones",
     "new_zeros", "full", "full_like", "ones", "zeros", "triu", "tril", "index", "float_power", "type",
     "masked_fill_", "bool", "long", "int", "lift_fresh_copy", "copy", "_to_copy", "empty", "mean_norm",
