@@ -192,3 +192,25 @@ def test_cli_out_report_and_plan_file_errors(tiny_cfg, tmp_path, capsys):
     assert main(["llm", "--model", f"hf:{bad}", "--prompt", "8", "--generate", "3"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "unknown HF architecture 'GPT2LMHeadModel'" in err
+
+
+def test_per_block_kv_formats_and_hf_load_workload(tiny_cfg):
+    """Blocks with different cache formats are simulated separately; their sum is the step."""
+    plan = PrecisionPlan.uniform("w=int4,a=int8,kv=int4", SPEC.plan_layer_names())
+    plan = plan.with_layer("layers.1.self_attn.qk", "w=int4,a=int8,kv=int8")
+    plan = plan.with_layer("layers.1.self_attn.av", "w=int4,a=int8,kv=int8")
+    r = llm(SPEC, 8, 2, hw="default", plan=plan)
+    assert r.summary()["kv_cache_bytes"] == 9 * 2 * 16 * (2 * 4 + 2 * 8) / 8  # positions·Hk·d·(block0 4b + block1 8b)
+    hw = load_hw("default")
+    want = 0.0
+    for i, kv in ((0, ("int4", "int4")), (1, ("int8", "int8"))):
+        g = block_graph(SPEC, i, 1, 1, 9, kv)
+        want += simulate(g, hw, _sim_plan(g, plan, kv), "analytic").total["latency_s"]
+    ends = ends_graph(SPEC, 1, 1, operand_cost("int4").storage_bits, "int8")
+    want += simulate(ends, hw, _sim_plan(ends, plan, None), "analytic").total["latency_s"]
+    assert r.decode[0].totals["latency_s"] == pytest.approx(want, rel=1e-12)
+
+    from workloads import load_workload
+
+    g = load_workload(f"hf:{tiny_cfg}", (8,))
+    assert g.total_macs == 2 * (8 * 64 * (64 * 2 + 32 * 2) + 2 * 4 * 8 * 8 * 16 + 3 * 8 * 64 * 128) + 8 * 64 * 100
