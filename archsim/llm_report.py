@@ -208,10 +208,10 @@ def _document(results, specs) -> str:
         "prefills sit further above their floors than INT8.",
         "- **No fused attention.** The P×P score matrix is written to DRAM by Q·Kᵀ and read back by P·V, and the "
         "residual adds and the gate multiply are vector layers through DRAM.",
-        "- **Short steps on a fast memory.** A `datacenter_llm` decode step lasts 0.5–3 ms; each of its layers "
+        "- **Short steps on a fast memory.** A `datacenter_llm` decode step lasts 0.2–8 ms; each of its layers "
         "exposes its first tile load and the DRAM latency (100 ns) once, and the attention products once per "
         "(sequence × KV head) group, because the layer-by-layer model does not prefetch the next layer's weights "
-        "during the current one. On `edge_llm` the same overheads are 1–3 % of a 50–240 ms step.",
+        "during the current one. On `edge_llm` the same overheads are 1–10 % of a 4–320 ms step.",
         "",
     ]
     return "\n".join(parts)
