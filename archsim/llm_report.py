@@ -59,20 +59,24 @@ def _table(results) -> list[str]:
 
 
 def _array_kinds(spec) -> list[str]:
-    """One Llama-2-7B W4A8 decode step (context 2048, batch 1) under each dataflow and array microarchitecture."""
-    lines = ["| hw | microarchitecture | dataflow | decode step ms | DRAM floor ms | × floor | array util |",
-             "|---|---|---|---|---|---|---|"]
+    """One W4A8 decode step (context PROMPT, batch 1) under each dataflow and array microarchitecture on the fusion
+    array, and on the fixed-PE and binary (bit-plane) array kinds."""
+    lines = ["| hw | array kind | microarchitecture | dataflow | decode step ms | DRAM floor ms | × floor | "
+             "array util |", "|---|---|---|---|---|---|---|---|"]
     plan = PrecisionPlan.uniform("w=int4,a=int8", spec.plan_layer_names())
+    variants = [("fusion", m, df) for m in ("bitfusion", "systolic") for df in ("ws", "os", "is")]
+    variants += [("fixed", "bitfusion", "ws"), ("binary", "bitfusion", "ws")]
     for hw_name in HWS:
-        for micro in ("bitfusion", "systolic"):
-            for df in ("ws", "os", "is"):
-                hw = load_hw(hw_name).with_overrides({"array.dataflow": df, "array.microarchitecture": micro})
-                st = simulate_step(spec, plan, hw, batch=1, new=1, context=PROMPT, engine="analytic", phase="decode")
-                f = st.floor_s(hw)
-                util = st.totals["macs"] / (st.totals["latency_s"] * hw.array.rows * hw.array.cols * 8
-                                            * hw.clock_mhz * 1e6)
-                lines.append(f"| {hw_name} | {micro} | {df.upper()} | {st.totals['latency_s'] * 1e3:.4g} | "
-                             f"{f['dram_s'] * 1e3:.4g} | {st.totals['latency_s'] / f['dram_s']:.3f} | {util:.4f} |")
+        for kind, micro, df in variants:
+            hw = load_hw(hw_name).with_overrides({"array.kind": kind, "array.dataflow": df,
+                                                  "array.microarchitecture": micro})
+            st = simulate_step(spec, plan, hw, batch=1, new=1, context=PROMPT, engine="analytic", phase="decode")
+            f = st.floor_s(hw)
+            per_unit = max(r.get("fusion", 0) or 0 for r in st.layers) or 1  # MACs per unit per cycle at W4A8
+            util = st.totals["macs"] / (st.totals["latency_s"] * hw.array.rows * hw.array.cols * per_unit
+                                        * hw.clock_mhz * 1e6)
+            lines.append(f"| {hw_name} | {kind} | {micro} | {df.upper()} | {st.totals['latency_s'] * 1e3:.4g} | "
+                         f"{f['dram_s'] * 1e3:.4g} | {st.totals['latency_s'] / f['dram_s']:.3f} | {util:.4f} |")
     return lines
 
 
@@ -176,6 +180,9 @@ def _document(results, specs) -> str:
         "weight-stationary fold (rows cycles) before streaming M = batch rows through it and drains it, so with "
         "M = 1 each fold costs ~rows + cols cycles for one row of work; output-stationary folds pay the reduction "
         "plus fill/drain per output block; input-stationary folds put output pixels (here 1) on the columns. "
+        "A fixed-PE array (one 8-bit MAC per PE) and the binary bit-plane array (a·b AND+popcount products per MAC) "
+        "run the same stream; at batch 1 all of them wait for the DRAM on `edge_llm`, where a fold's weights take "
+        "longer to arrive than the fold takes to run. "
         f"{spec7.name}, W4A8, one decode step at context {PROMPT}, batch 1 (array util = MACs ÷ (cycles × peak at "
         "W4A8)):",
         "",

@@ -14,5 +14,6 @@ def test_report_on_a_small_grid(tmp_path, monkeypatch):
     assert "python -m archsim.llm_report --out reports" in text
     rows = [r for r in text.splitlines() if r.startswith("| qwen2.5-0.5b | edge_llm |")]
     assert len(rows) == 2 + 1  # two precisions + the targets row
-    assert "| edge_llm | systolic | WS |" in text and "2 of 4" in text
+    assert "| edge_llm | fusion | systolic | WS |" in text and "| edge_llm | binary | bitfusion | WS |" in text
+    assert "2 of 4" in text
     assert (tmp_path / "llm_tpot_edge_llm.png").stat().st_size > 0
