@@ -27,7 +27,6 @@ layer's precision · clock). Neither is ever beaten (tested).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -233,7 +232,3 @@ def kv_cache_bytes(spec: TransformerSpec, plan: PrecisionPlan, batch: int, posit
         per += spec.kv_heads * spec.head_dim * (operand_cost(k).storage_bits + operand_cost(v).storage_bits) / 8
     return per * batch * positions
 
-
-def floor_ratio(step: StepResult, hw) -> float:
-    f = step.floor_s(hw)["floor_s"]
-    return step.totals["latency_s"] / f if f else math.inf
