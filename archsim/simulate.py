@@ -116,7 +116,9 @@ def stored_bits(graph, layers: list, plan: PrecisionPlan) -> dict:
         stored[d["name"]] = max(needs) if needs else None
     for d in layers:  # outputs nobody reads: the producer's own width, found walking forward
         name = d["name"]
-        if stored[name] is None:
+        if d.get("store_format"):  # written to a tensor with a format of its own (an LLM's KV cache)
+            stored[name] = operand_cost(d["store_format"]).storage_bits
+        elif stored[name] is None:
             stored[name] = own.get(name) or input_bits(graph, name, stored, default=8)
     return stored
 
@@ -174,7 +176,9 @@ def simulate(graph, hw="default", plan="int8", engine: str = "des", *, trace: bo
                 dram_rd = dram_wr = 0
                 cycles = 0
             else:
-                dram_rd = math.ceil(d["act_in_elems"] * in_b / 8) + math.ceil(d["weight_elems"] * 8 / 8)
+                # weight operands of vector layers at 8 bits unless the layer says (an embedding gather)
+                w_bits = d.get("weight_bits", 8)
+                dram_rd = math.ceil(d["act_in_elems"] * in_b / 8) + math.ceil(d["weight_elems"] * w_bits / 8)
                 dram_wr = math.ceil(d["act_out_elems"] * bits / 8)
                 cycles = math.ceil(max(vec, d["act_out_elems"]) / hw.array.cols)
             rec.update(a_format=f"{bits}-bit", fusion=0)

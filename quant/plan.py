@@ -1,8 +1,12 @@
-"""``PrecisionPlan``: layer name → (weight format, activation format).
+"""``PrecisionPlan``: layer name → (weight format, activation format[, KV-cache format]).
 
 The one object the quantiser, the simulator and the search all consume. Torch-free. Built from a short
-spec (``int8``, ``dybit4``, ``w=dybit4,a=int8``) for every layer, from a dict, or from YAML/JSON; checked
+spec (``int8``, ``dybit4``, ``w=dybit4,a=int8``, ``w=dybit4,a=int8,kv=int4``)
+for every layer, from a dict, or from YAML/JSON; checked
 against a model's layer names (an unknown or a missing layer is an error that names it).
+
+``kv`` is the format of the attention key/value cache an LLM phase stores, appends and reads in DRAM
+(``archsim.llm``); absent, the cache is kept at the activation format. Layers without a cache ignore it.
 """
 from __future__ import annotations
 
@@ -17,13 +21,21 @@ from quant.errors import QuantError
 class LayerPrecision:
     weight: str
     activation: str
+    kv: str | None = None  # KV-cache format (LLM attention); None: the activation format
 
     def __str__(self) -> str:
+        if self.kv is not None:
+            return f"w={self.weight},a={self.activation},kv={self.kv}"
         return self.weight if self.weight == self.activation else f"w={self.weight},a={self.activation}"
+
+    @property
+    def kv_format(self) -> str:
+        return self.kv or self.activation
 
 
 def parse_spec(spec: str) -> LayerPrecision:
-    """``int8`` → (int8, int8); ``w=dybit4,a=int8`` → (dybit4, int8). Format names are validated."""
+    """``int8`` → (int8, int8); ``w=dybit4,a=int8`` → (dybit4, int8); ``w=int4,a=int8,kv=int4`` adds the
+    KV-cache format. Format names are validated."""
     from quant.formats import get_format
 
     if not isinstance(spec, str) or not spec.strip():
@@ -31,18 +43,21 @@ def parse_spec(spec: str) -> LayerPrecision:
     s = spec.strip().lower()
     if "=" in s:
         parts = dict(p.split("=", 1) for p in s.replace(" ", "").split(",") if "=" in p)
-        unknown = set(parts) - {"w", "a"}
+        unknown = set(parts) - {"w", "a", "kv"}
         if unknown or "w" not in parts or "a" not in parts:
-            raise QuantError(f"precision spec {spec!r}: expected 'w=FORMAT,a=FORMAT'")
-        w, a = parts["w"], parts["a"]
+            raise QuantError(f"precision spec {spec!r}: expected 'w=FORMAT,a=FORMAT[,kv=FORMAT]'")
+        w, a, kv = parts["w"], parts["a"], parts.get("kv")
     else:
         w = a = s
-    for role, name in (("weight", w), ("activation", a)):
+        kv = None
+    for role, name in (("weight", w), ("activation", a), ("kv-cache", kv)):
+        if name is None:
+            continue
         try:
             get_format(name)
         except QuantError as exc:
             raise QuantError(f"precision spec {spec!r}: {role} format: {exc}") from None
-    return LayerPrecision(get_format(w).name, get_format(a).name)
+    return LayerPrecision(get_format(w).name, get_format(a).name, get_format(kv).name if kv else None)
 
 
 class PrecisionPlan:
@@ -57,11 +72,12 @@ class PrecisionPlan:
                 self._layers[name] = parse_spec(p)
             elif isinstance(p, (tuple, list)) and len(p) == 2:
                 self._layers[name] = parse_spec(f"w={p[0]},a={p[1]}")
-            elif isinstance(p, dict) and set(p) == {"weight", "activation"}:
-                self._layers[name] = parse_spec(f"w={p['weight']},a={p['activation']}")
+            elif isinstance(p, dict) and set(p) in ({"weight", "activation"}, {"weight", "activation", "kv"}):
+                kv = f",kv={p['kv']}" if p.get("kv") else ""
+                self._layers[name] = parse_spec(f"w={p['weight']},a={p['activation']}{kv}")
             else:
                 raise QuantError(f"plan layer {name!r}: expected a spec string, (weight, activation) or "
-                                 f"{{weight, activation}}, got {p!r}")
+                                 f"{{weight, activation[, kv]}}, got {p!r}")
 
     @classmethod
     def uniform(cls, spec: str, layers) -> PrecisionPlan:
@@ -117,7 +133,8 @@ class PrecisionPlan:
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
-        return {"layers": {n: {"weight": p.weight, "activation": p.activation} for n, p in self._layers.items()}}
+        return {"layers": {n: {"weight": p.weight, "activation": p.activation} | ({"kv": p.kv} if p.kv else {})
+                           for n, p in self._layers.items()}}
 
     @classmethod
     def from_dict(cls, data) -> PrecisionPlan:

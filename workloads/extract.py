@@ -18,8 +18,26 @@ import time
 import torch
 from torch import fx, nn
 
+from workloads import fx_transformer as tf
 from workloads.errors import WorkloadError
-from workloads.fx_ops import ADD, BN, CAT, CONV, LINEAR, MATMUL, MUL, PASS, POOL, op_kind
+from workloads.fx_ops import (
+    ADD,
+    BN,
+    CAT,
+    CONV,
+    EMBED,
+    INDEX_MATH,
+    LINEAR,
+    MATMUL,
+    MHA,
+    MOE,
+    MUL,
+    PASS,
+    POOL,
+    SDPA,
+    UPSAMPLE,
+    op_kind,
+)
 from workloads.graph import LayerGraph
 
 
@@ -55,6 +73,13 @@ class _Extractor:
         if val is not None and hasattr(val, "shape"):
             return tuple(int(s) for s in val.shape)
         return None
+
+    @staticmethod
+    def floating(node) -> bool:
+        """The fx node's result is a floating-point tensor (data), not integer/bool index arithmetic."""
+        tm = node.meta.get("tensor_meta")
+        dtype = getattr(tm, "dtype", None) or getattr(node.meta.get("val"), "dtype", None)
+        return dtype is None or dtype.is_floating_point
 
     def module_path(self, node) -> str:
         if node.op == "call_module":
@@ -98,6 +123,17 @@ class _Extractor:
                          act_in_elems=sum(_numel(s) for s in in_shapes), act_out_elems=_numel(out), **attrs)
         self.prod[node] = frozenset([name])
 
+    def add_named(self, node, name: str, op: str, srcs, **attrs) -> str:
+        """One graph layer from part of an fx node (attention products, MHA projections): explicit name (made
+        unique), producers and shapes. Returns the layer's name."""
+        name = self.unique(name)
+        srcs = sorted(srcs, key=lambda n: self.g.graph.nodes[n]["index"])
+        attrs.setdefault("act_in_elems", sum(_numel(s) for s in attrs.get("in_shapes", [])))
+        self.g.add_layer(name, op, srcs, module=self.module_path(node), source=node.name,
+                         act_out_elems=_numel(attrs.get("out_shape")), **attrs)
+        self.prod[node] = frozenset([name])
+        return name
+
     def passthrough(self, node) -> None:
         ins = [a for a in self.tensor_inputs(node) if a not in self.const]
         if not ins and self.tensor_inputs(node):
@@ -134,6 +170,28 @@ class _Extractor:
         return self.g
 
     def visit(self, node, k: str) -> None:
+        if k in MOE:
+            self.fail(node, f"mixture-of-experts routing ({k}: data-dependent expert selection) is not supported")
+        if node.op != "call_module" and k not in SDPA and tf.in_fused_module(node):
+            return self.passthrough(node)  # inside a norm / rotary module: fused post-processing
+        tin = self.tensor_inputs(node)
+        if tin and node.op != "call_module" and not any(self.prod.get(a) for a in tin) and \
+                any((a in self.const and self.shape(a) is not None) or self.positional(a) for a in tin):
+            self.passthrough(node)  # computed from positions (and constants) only: rotary tables, masks
+            self.weight.pop(node, None)
+            return None
+        if k in SDPA:
+            return tf.sdpa(self, node)
+        if k in MHA:
+            return tf.multihead_attention(self, node)
+        if k in EMBED:
+            return tf.embedding(self, node)
+        if k in UPSAMPLE:
+            return tf.upsample(self, node)
+        if k == "rms_norm":
+            return self.passthrough(node)
+        if k in INDEX_MATH and not self.floating(node):
+            return self.passthrough(node)  # position ids counted from a mask: index arithmetic, not data
         if k in CONV:
             return self.conv(node)
         if k in LINEAR:
@@ -265,10 +323,23 @@ class _Extractor:
                  in_channels=xs[1] if len(xs) > 1 else 0, out_channels=out[1] if len(out) > 1 else 0,
                  vector_ops=_numel(out) * window)
 
+    def positional(self, node) -> bool:
+        """A tensor derived from no layer and no weight (rotary cos/sin tables, masks built from positions):
+        computed once, a constant to the layers that use it."""
+        return (not self.prod.get(node) and node not in self.weight and node not in self.const
+                and self.shape(node) is not None)
+
+    def same_producer(self, ins) -> bool:
+        """Every activation operand comes from the same producing layers (rotary's q·cos + rotate(q)·sin):
+        element-wise post-processing of that producer's output, fused with it."""
+        acts = [a for a in ins if a not in self.weight]
+        prods = {self.prod.get(a, frozenset()) for a in acts}
+        return len(acts) == len(ins) > 1 and len(prods) == 1 and bool(next(iter(prods)))
+
     def eltwise(self, node, op: str) -> None:
         ins = [a for a in self.tensor_operands(node) if self.shape(a) is not None]
-        big = [a for a in ins if _numel(self.shape(a)) > 1]
-        if len(big) < 2:  # x + scalar, x * scale: fused into the producer's post-processing
+        big = [a for a in ins if _numel(self.shape(a)) > 1 and not self.positional(a)]
+        if len(big) < 2 or self.same_producer(big):  # x + scalar, x·scale, x·cos: fused post-processing
             return self.passthrough(node)
         roles = self.roles(ins)
         if all(r == "weight" for r in roles):
@@ -280,6 +351,10 @@ class _Extractor:
 
     def concat(self, node) -> None:
         ins = self.tensor_operands(node)
+        if len(ins) > 1 and self.same_producer(ins):  # rotate_half: cat(-x2, x1), a permutation of one output
+            (src,) = self.prod[ins[0]] if len(self.prod[ins[0]]) == 1 else (None,)
+            if src is not None and self.g.graph.nodes[src]["act_out_elems"] == _numel(self.shape(node)):
+                return self.passthrough(node)
         roles = self.roles(ins)
         acts = [a for a, r in zip(ins, roles, strict=True) if r == "act"]
         w = [a for a, r in zip(ins, roles, strict=True) if r == "weight"]

@@ -14,6 +14,17 @@ POOL = {"max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_po
 ADD = {"add", "add_", "iadd", "sub", "sub_", "rsub"}
 MUL = {"mul", "mul_", "imul"}
 CAT = {"cat", "concat", "concatenate"}
+SDPA = {"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention"}
+EMBED = {"embedding"}
+UPSAMPLE = {"interpolate", "upsample", "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d",
+            "upsample_nearest1d", "upsample_linear1d", "_upsample_nearest_exact2d", "_upsample_bilinear2d_aa"}
+MHA = {"multihead_attention"}
+INDEX_MATH = {"cumsum", "cumprod"}  # transparent only on integer/bool tensors (position ids from a padding mask)
+MOE = {"topk", "one_hot", "bincount", "histc", "scatter_add", "index_add", "index_add_"}
+# modules whose internal ops are element-wise post-processing fused with the producing layer (norms, rotary
+# tables): matched on the class name of the innermost module (fx and torch.export record it per node)
+FUSED_MODULE = r"(RMSNorm|LayerNorm|GroupNorm|Norm|RotaryEmbedding|Rotary\w*)$"
 BN = {"batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm", "_native_batch_norm_legit"}
 PASS = {
     # activations and element-wise unary ops (run by the post-processing unit, fused with the layer before)
@@ -26,6 +37,14 @@ PASS = {
     "expand", "expand_as", "getitem", "getattr", "size", "chunk", "split", "split_with_sizes", "unsqueeze",
     "squeeze", "clone", "to", "float", "type_as", "detach", "alias", "slice", "select", "unbind", "repeat",
     "_assert_tensor_metadata", "sym_size", "zeros_like", "ones_like", "masked_fill", "where", "dim",
+    # grouped-query attention's K/V head repetition (a view or an address pattern, no arithmetic)
+    "repeat_interleave",
+    # norms, rotary and masks: element-wise post-processing, or computed from positions only
+    "rms_norm", "_fused_rms_norm", "cos", "sin", "arange", "eq", "ne", "le", "lt", "ge", "gt",
+    "__and__", "__or__", "and_", "or_", "logical_and", "logical_or", "logical_not", "diff", "new_ones",
+    "new_zeros", "full", "full_like", "ones", "zeros", "triu", "tril", "index", "float_power", "type",
+    "masked_fill_", "bool", "long", "int", "lift_fresh_copy", "copy", "_to_copy", "empty", "mean_norm",
+    "scalar_tensor", "new_empty", "outer", "_log_api_usage_once", "wrap_with_set_grad_enabled",
 }
 MODULE_KINDS = [
     ((nn.Conv1d, nn.Conv2d), "conv2d"), (nn.Linear, "linear"),
@@ -36,6 +55,8 @@ MODULE_KINDS = [
     ((nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.Hardtanh,
       nn.LeakyReLU, nn.ELU, nn.PReLU, nn.Softmax, nn.LayerNorm, nn.GroupNorm, nn.Dropout, nn.Identity, nn.Flatten,
       nn.Unflatten), "relu"),
+    (nn.RMSNorm, "rms_norm"), (nn.Embedding, "embedding"), (nn.Upsample, "upsample"),
+    (nn.MultiheadAttention, "multihead_attention"),
 ]
 
 

@@ -18,7 +18,7 @@ from workloads.errors import WorkloadError
 SCHEMA = "dybit-archsim/layer-graph"
 SCHEMA_VERSION = 1
 COMPUTE_OPS = ("conv", "linear", "matmul")
-VECTOR_OPS = ("pool", "add", "mul", "concat")
+VECTOR_OPS = ("pool", "add", "mul", "concat", "embedding")
 OPS = ("input",) + COMPUTE_OPS + VECTOR_OPS
 
 LAYER_FIELDS = {
@@ -35,7 +35,8 @@ LAYER_FIELDS = {
     "in_channels": "input channels / features", "out_channels": "output channels / features",
     "macs": "multiply-accumulates (conv/linear/matmul; 0 for vector ops)",
     "vector_ops": "element operations of pool/add/mul (comparisons or adds)",
-    "weight_elems": "weight + bias elements", "act_in_elems": "activation input elements (all operands)",
+    "weight_elems": "weight + bias elements (embedding: the elements gathered, tokens × D)",
+    "act_in_elems": "activation input elements (all operands)",
     "act_out_elems": "output elements",
     "gemm": "{batch, M, N, K} for conv/linear/matmul",
     "bias": "has a bias", "bn_folded": "a BatchNorm was folded into this layer",

@@ -1,5 +1,6 @@
 """One entry point for every way a user names a workload: zoo name, ``file.py:factory``, ``.onnx``,
-layer-graph ``.json`` or SCALE-Sim ``.csv``."""
+layer-graph ``.json``, SCALE-Sim ``.csv``, or a Hugging Face causal LM (``hf:PATH/config.json`` or a shipped LLM
+config name: its prefill, traced on the meta device)."""
 from __future__ import annotations
 
 import importlib.util
@@ -46,6 +47,19 @@ def load_workload(spec: str, input_shape=None, *, batch: int = 1) -> LayerGraph:
 
     if not isinstance(spec, str) or not spec:
         raise WorkloadError(f"model: expected a name or a path, got {spec!r}")
+    from workloads.hf import is_hf_model
+
+    if is_hf_model(spec):  # a Hugging Face causal LM from its config: the prefill of input_shape[0] tokens
+        from workloads.hf import extract_hf
+
+        tokens = 128
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
+                raise WorkloadError(f"model {spec!r}: --input-shape is the prompt length in tokens (e.g. 512), "
+                                    f"got {','.join(map(str, shape))}")
+            tokens = shape[0]
+        return extract_hf(spec, tokens, batch=batch)
     if spec.endswith((".json", ".csv")):
         # a layer-graph JSON or a SCALE-Sim topology has its shapes written in it: a batch or an input shape
         # cannot change them, and ignoring one would simulate another workload than the one asked for
