@@ -173,10 +173,13 @@ def gptq(w: np.ndarray, h: np.ndarray, quantizer: _ElementQuantizer) -> np.ndarr
     return q
 
 
-def bake_weights(qmodel: nn.Module, model_fp32: nn.Module, batches, method: str, forward=None) -> dict:
+def bake_weights(qmodel: nn.Module, model_fp32: nn.Module, batches, method: str, forward=None,
+                 hessians: dict | None = None) -> dict:
     """Choose every wrapped layer's quantised weight by ``method`` (``output`` or ``gptq``), write it into the
     layer and drop its weight quantiser. ``model_fp32`` is the BN-folded FP32 model ``qmodel`` was made from
-    (same module paths). Returns {layer path: what was done}."""
+    (same module paths); ``hessians`` (from ``layer_hessians`` on the same batches) skips recomputing them.
+    A format the calibration cannot handle (an affine one) keeps its weight-MSE quantiser, said in the result.
+    Returns {layer path: what was done}."""
     from quant.qmodel import QuantConv
 
     if method not in METHODS:
@@ -184,7 +187,7 @@ def bake_weights(qmodel: nn.Module, model_fp32: nn.Module, batches, method: str,
     targets = {p: m for p, m in qmodel.named_modules() if isinstance(m, QuantConv) and not m.wq.passthrough}
     if method == "mse" or not targets:
         return {p: "mse" for p in targets}
-    hs = layer_hessians(model_fp32, list(targets), batches, forward)
+    hs = hessians if hessians is not None else layer_hessians(model_fp32, list(targets), batches, forward)
     done = {}
     for path, qc in targets.items():
         if path not in hs:  # never reached by the calibration data: keep the weight-MSE quantiser
@@ -192,7 +195,11 @@ def bake_weights(qmodel: nn.Module, model_fp32: nn.Module, batches, method: str,
             continue
         h = hs[path][0].numpy() / max(hs[path][1], 1)
         w = weight_groups(qc.conv).numpy()
-        quant = choose_output_aware(qc.wq.fmt_name, w, h)
+        try:
+            quant = choose_output_aware(qc.wq.fmt_name, w, h)
+        except QuantError as exc:
+            done[path] = f"mse ({exc})"
+            continue
         wq = gptq(w, h, quant) if method == "gptq" else quant(w.reshape(-1, w.shape[-1])).reshape(w.shape)
         qc.conv.weight.data = torch.from_numpy(wq.reshape(qc.conv.weight.shape).astype(np.float32))
         qc.wq = nn.Identity()

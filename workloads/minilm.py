@@ -125,10 +125,11 @@ class MiniLMEncoder(nn.Module):
         return x
 
 
-def set_mask(model: nn.Module, mask: torch.Tensor) -> None:
+def set_mask(model: nn.Module, mask: torch.Tensor | None) -> None:
     """Give every ``mask_bias`` buffer of ``model`` (also after fx rewriting) the additive mask of a batch:
-    0 for a real token, −1e4 for padding (as BERT's ``get_extended_attention_mask`` in float32)."""
-    bias = (1.0 - mask.float())[:, None, None, :] * -10000.0
+    0 for a real token, −1e4 for padding (as BERT's ``get_extended_attention_mask`` in float32); ``None``
+    restores the no-padding default, which broadcasts over any batch."""
+    bias = torch.zeros(1, 1, 1, 1) if mask is None else (1.0 - mask.float())[:, None, None, :] * -10000.0
     for name, buf in list(model.named_buffers()):
         if name.split(".")[-1] == "mask_bias":
             parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
@@ -189,6 +190,7 @@ class MiniLM:
             m = mask[..., None].float()
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
             out[idx] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        set_mask(encoder, None)
         return out
 
     def encoder_inputs(self, texts, batch: int = 64):

