@@ -78,8 +78,8 @@ def weight_groups(mod: nn.Module) -> torch.Tensor:
 
 def output_error(dw: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Per output channel ΔW_c H ΔW_cᵀ for ΔW (groups, Cg, K) and H (groups, K, K) → (groups·Cg,)."""
-    dw64 = dw.astype(np.float64)
-    return np.einsum("gck,gck->gc", dw64 @ h, dw64).reshape(-1)
+    d = dw.astype(np.float32)  # float32 products, float64 sums: the ranking of candidates is what matters
+    return np.einsum("gck,gck->gc", (d @ h.astype(np.float32)).astype(np.float64), d).reshape(-1)
 
 
 class _ElementQuantizer:
