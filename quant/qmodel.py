@@ -132,11 +132,13 @@ def _as_input(model: nn.Module, batch) -> torch.Tensor:
     return t.to(dtype) if dtype is not None and t.is_floating_point() else t
 
 
-def calibrate(model: nn.Module, batches) -> nn.Module:
-    """PTQ: run calibration batches observing activations, then freeze every scale."""
+def calibrate(model: nn.Module, batches, forward=None) -> nn.Module:
+    """PTQ: run calibration batches observing activations, then freeze every scale. ``forward(model, batch)``
+    runs one batch when a plain ``model(batch)`` cannot (e.g. MiniLM, whose batch carries a padding mask)."""
     batches = list(batches)
     if not batches or all(len(b) == 0 for b in batches):
         raise QuantError("calibrate: no calibration images (pass at least one non-empty batch)")
+    run = forward or (lambda m, b: m(_as_input(m, b)))
     qs = quantizers(model)
     for q in qs:
         q.calibrating = q.role == "activation"
@@ -144,13 +146,13 @@ def calibrate(model: nn.Module, batches) -> nn.Module:
     model.eval()
     with torch.no_grad():
         for xb in batches:
-            model(_as_input(model, xb))
+            run(model, xb)
     for q in qs:
         q.calibrating = False
         if q.role == "activation":
             q.freeze()
     with torch.no_grad():  # weight quantisers freeze on their first use
-        model(_as_input(model, next(iter(batches))))
+        run(model, batches[0])
     return model
 
 

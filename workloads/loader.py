@@ -87,6 +87,11 @@ def load_workload(spec: str, input_shape=None, *, batch: int = 1) -> LayerGraph:
             raise WorkloadError(f"model {spec!r}: a user model needs an input shape (e.g. --input-shape 3,224,224)")
         model = load_user_model(spec)
         return extract_graph(model, input_shape, batch=batch, name=Path(spec.split(":")[0]).stem)
+    from workloads.pretrained import REAL_MODELS
+
+    if spec in REAL_MODELS:  # a real trained model from a package (PP-OCR classifier, MiniLM encoder)
+        factory, shape = REAL_MODELS[spec]
+        return extract_graph(factory(), input_shape or shape, batch=batch, name=spec)
     if spec not in list_models():
         get_entry(spec)  # raises the "unknown model" error with the list
     entry = get_entry(spec)

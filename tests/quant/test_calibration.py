@@ -1,0 +1,84 @@
+"""Output-aware calibration and GPTQ rounding on small built-in layers."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from quant.calibration import bake_weights, choose_output_aware, gptq, layer_hessians, output_error
+from quant.choose import choose_qparams
+from quant.formats import get_format
+
+
+@pytest.fixture(scope="module")
+def layer():
+    """A linear layer whose 48 inputs have very different, correlated magnitudes (as real activations do)."""
+    rng = np.random.default_rng(7)
+    mix = rng.standard_normal((48, 48)) * 0.3 + np.eye(48)
+    x = (rng.standard_normal((1024, 48)) @ mix * np.exp(rng.standard_normal(48))).astype(np.float32)
+    w = rng.standard_normal((24, 48)).astype(np.float32)
+    h = (x.astype(np.float64).T @ x / len(x))[None]
+    return w, h
+
+
+def _weight_mse_quantize(name, w):
+    """The project's default weight quantiser: per-output-channel, weight-MSE scale (and grid)."""
+    f = get_format(name)
+    if f.family == "adaptive":
+        return f.quantize(w, granularity="channel", axis=0)
+    if f.scale_rule == "mx":
+        return f.quantize(w, choose_qparams(f, w, "mx", granularity="block", axis=1))
+    return f.quantize(w, choose_qparams(f, w, "mse", granularity="channel", axis=0))
+
+
+@pytest.mark.parametrize("name", ["int4", "int3", "e2m1", "nf4", "flint3", "ant4", "dybit4", "dybit3", "mxfp4",
+                                  "posit4es1"])
+def test_output_aware_never_worse_than_weight_mse_on_the_output(layer, name):
+    w, h = layer
+    ref = output_error((w - _weight_mse_quantize(name, w))[None], h)
+    q = choose_output_aware(name, w[None], h)
+    ours = output_error((w - q(w))[None], h)
+    assert (ours <= ref * (1 + 1e-9)).all()  # per channel: the weight-MSE choice is among the candidates
+    if get_format(name).family == "adaptive" or get_format(name).scale_rule != "mx":
+        assert ours.sum() < 0.97 * ref.sum()  # and where there is a choice it helps
+
+
+@pytest.mark.parametrize("name", ["int4", "dybit4", "nf4", "mxfp4"])
+def test_gptq_reduces_output_error_vs_round_to_nearest(layer, name):
+    w, h = layer
+    q = choose_output_aware(name, w[None], h)
+    rtn = output_error((w - q(w))[None], h).sum()
+    wq = gptq(w[None], h, q)
+    assert output_error(w[None] - wq, h).sum() < 0.9 * rtn
+    # every GPTQ weight is a value of the format at the chosen scale: rounding it again changes nothing
+    np.testing.assert_array_equal(q(wq[0]), wq[0])
+
+
+def test_conv_hessian_is_the_im2col_second_moment():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+    x = torch.randn(3, 4, 5, 5)
+    hs = layer_hessians(nn.Sequential(conv), ["0"], [x])
+    h, rows = hs["0"]
+    cols = nn.functional.unfold(x, 3, padding=1)  # (3, 36, 25)
+    g0 = cols[:, :18].permute(0, 2, 1).reshape(-1, 18).double()
+    assert rows == 75 and h.shape == (2, 18, 18)
+    torch.testing.assert_close(h[0], g0.T @ g0)
+
+
+def test_bake_weights_puts_grid_values_into_the_model():
+    from quant.qmodel import QuantConv, calibrate, fold_batchnorm, quantize_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
+    x = torch.randn(16, 1, 8, 8)
+    q = quantize_model(model, "w=int4,a=fp32", (1, 8, 8))
+    done = bake_weights(q, fold_batchnorm(model), [x], "gptq")
+    calibrate(q, [x])
+    assert set(done.values()) == {"gptq"}
+    for m in q.modules():
+        if isinstance(m, QuantConv):
+            w = m.conv.weight.detach().numpy().reshape(m.conv.weight.shape[0], -1)
+            ratios = w / np.abs(w).max(1, keepdims=True)  # an int4 channel is j·s, |j| ≤ 7: j/k of its max
+            on_grid = [np.abs(ratios * k - np.round(ratios * k)).max(1) < 1e-4 for k in range(1, 8)]
+            assert np.logical_or.reduce(on_grid).all()
+    assert q(x).shape == (16, 10)
