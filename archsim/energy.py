@@ -58,11 +58,6 @@ def area_mm2(hw) -> dict:
     return out
 
 
-def buffer_bits(sram_bits: dict, which: str):
-    """Bits through one buffer's ports: what the array reads from it plus what is written into it."""
-    return sram_bits.get(f"{which}_rd", 0) + sram_bits.get(f"{which}_wr", 0)
-
-
 @functools.lru_cache(maxsize=256)
 def _movement_constants(hw) -> tuple:
     """Per-hardware constants of ``movement_energy_pj`` (the mapper calls it for every layer it maps)."""

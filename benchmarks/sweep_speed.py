@@ -15,13 +15,14 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from archsim.search.store import stored_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,14 +41,6 @@ def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _stored(db: Path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
-        n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
 
 
 def _child_cpu_s() -> float:
@@ -75,15 +68,15 @@ def kill_and_resume(models: str, workers: int, out: Path, fraction: float = 0.5)
     db = out / "sweep.sqlite"
     proc = subprocess.Popen(_argv(models, workers, out), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    while proc.poll() is None and _stored(db) < fraction * 768:
+    while proc.poll() is None and stored_count(db) < fraction * 768:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    stored = _stored(db)
+    stored = stored_count(db)
     resumed = subprocess.run([*_argv(models, workers, out), "--resume"], env=_env(), capture_output=True, text=True)
     m = re.search(r"(\d+) points: (\d+) evaluated, (\d+) from", resumed.stdout)
     return {"stored_at_kill": stored, "resume_evaluated": int(m[2]), "resume_from_store": int(m[3]),
-            "total_in_db": _stored(db), "points": int(m[1])}
+            "total_in_db": stored_count(db), "points": int(m[1])}
 
 
 def page_load(path: Path, repeat: int = 5) -> dict:

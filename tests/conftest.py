@@ -43,15 +43,6 @@ def graphs(zoo_graphs):
 def stored_rows():
     """A function counting the evaluations a search database holds: read-only, so polling it never creates
     the file before the search does, and 0 while it does not exist or is locked."""
-    import sqlite3
+    from archsim.search.store import stored_count
 
-    def count(db) -> int:
-        try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
-            n = con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
-            con.close()
-            return n
-        except sqlite3.Error:
-            return 0
-
-    return count
+    return stored_count

@@ -91,3 +91,16 @@ class EvalStore:
 
     def close(self) -> None:
         self.con.close()
+
+
+def stored_count(path: str | Path) -> int:
+    """Evaluations stored in the database at ``path``, read-only (never creates the file): 0 while it does not
+    exist or is locked — what a watcher polls while a search or sweep writes it."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
