@@ -46,9 +46,17 @@ def best_pair(rows, bpv, method=None):
 def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick) -> str:
     from quant.accuracy_report import EXCLUDE, bits_per_value, report_formats
 
+    from quant.accuracy_report import SETTINGS
+    from quant.tasks import TASKS
+
+    partial = not quick and (set(meta) != set(TASKS) or list(settings) != list(SETTINGS))
+    subset = (f" **A part of the report**: models {', '.join(meta)}, settings {', '.join(settings)} (`python -m "
+              f"quant.accuracy_report --out reports --models {','.join(meta)} --settings {','.join(settings)}`); the "
+              f"other models and settings were not run. The whole report is `make accuracy-report`.")
     L = ["# Accuracy of quantised real models", "",
          "Regenerate with `make accuracy-report` (runs `python -m quant.accuracy_report --out reports`)."
-         + (" **Quick subset (`--quick`): tiny test and calibration sets, not for conclusions.**" if quick else ""),
+         + (" **Quick subset (`--quick`): tiny test and calibration sets, not for conclusions.**" if quick else "")
+         + (subset if partial else ""),
          "",
          "Settings: W4A16 and W3A16 quantise weights only (activations FP32); W4A8 = the format's weights with "
          "INT8 activations, W8A4 = INT8 weights with the format's activations, W4A4 = both. Weights per output "
