@@ -44,9 +44,7 @@ def best_pair(rows, bpv, method=None):
 
 
 def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick) -> str:
-    from quant.accuracy_report import EXCLUDE, bits_per_value, report_formats
-
-    from quant.accuracy_report import SETTINGS
+    from quant.accuracy_report import EXCLUDE, SETTINGS, bits_per_value, report_formats
     from quant.tasks import TASKS
 
     partial = not quick and (set(meta) != set(TASKS) or list(settings) != list(SETTINGS))
