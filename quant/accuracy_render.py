@@ -32,15 +32,28 @@ def paired_test(kind, a, b) -> dict:
     return {"diff": d, "p": p, "detail": f"paired bootstrap ΔMRR 95 % CI [{lo:+.3f}, {hi:+.3f}]"}
 
 
+def is_dybit(name: str) -> bool:
+    """DyBit and its block-scaled variants (``mxdybitN…``, ``nvdybitN…``): one family, never each other's rival."""
+    return name.startswith(("dybit", "mxdybit", "nvdybit"))
+
+
 def best_pair(rows, bpv, method=None):
-    """(best DyBit (method, fmt), best rival of equal bits per value) among rows (optionally of one method)."""
+    """(best DyBit (method, fmt) that has a rival of equal bits per value, that best rival) among rows (optionally
+    of one method); a DyBit row without an equal-bits rival (e.g. ``nvdybit4``'s 4.625 bits) is not compared.
+    Without any such pair: (best DyBit, None)."""
     mean = {k: float(r["per_set"].mean()) for k, r in rows.items() if method in (None, k[0])}
-    dy = [k for k in mean if k[1].startswith("dybit")]
+    dy = [k for k in mean if is_dybit(k[1])]
     if not dy:
         return None, None
-    best_d = max(dy, key=mean.get)
-    rivals = [k for k in mean if not k[1].startswith("dybit") and abs(bpv(k[1]) - bpv(best_d[1])) < 1e-6]
-    return best_d, (max(rivals, key=mean.get) if rivals else None)
+
+    def rivals(d):
+        return [k for k in mean if not is_dybit(k[1]) and abs(bpv(k[1]) - bpv(d[1])) < 1e-6]
+
+    paired = [d for d in dy if rivals(d)]
+    if not paired:
+        return max(dy, key=mean.get), None
+    best_d = max(paired, key=mean.get)
+    return best_d, max(rivals(best_d), key=mean.get)
 
 
 def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick) -> str:
@@ -76,7 +89,8 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
                      + ", ".join(f"`{a}` = `{b}`" for a, b in same.items()) + ".")
     L += ["", "## Summary: best DyBit vs the best rival of equal bits per value", "",
           "Stage 1 runs every format once (output-aware calibration, calibration set 1); stage 2 runs the best "
-          f"DyBit row and the best rival of equal bits per value of stage 1 on all {calib_sets} calibration sets, "
+          f"DyBit row (block-scaled `mxdybit`/`nvdybit` included) that has a rival of equal bits per value, and that "
+          f"best rival, of stage 1 on all {calib_sets} calibration sets, "
           "with output-aware calibration and the other methods listed per setting. The comparison below is "
           "between stage-2 rows (best of any method); p from McNemar (accuracy) or a paired bootstrap (MRR); "
           "*tie* when p ≥ 0.05.", "",
