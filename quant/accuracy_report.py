@@ -39,6 +39,8 @@ def bits_per_value(name: str) -> float:
     own = getattr(f, "bits_per_value", None)
     if own is not None:
         return float(own() if callable(own) else own)
+    if hasattr(f, "scale_kind"):  # nvfp4, mx/nvdybitN (scale + per-block cap bits), intNgG: their stored scales
+        return f.bits + f.scale_bits / f.default_block
     if f.family != "adaptive" and getattr(f, "default_granularity", "") == "block":
         return f.bits + 8 / f.default_block  # an E8M0 scale per block (OCP MX)
     return float(f.bits)

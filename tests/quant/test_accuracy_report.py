@@ -51,3 +51,18 @@ def test_bad_arguments_are_one_line(capsys):
     assert main(["--models", "resnet"]) == 2
     assert "--models: unknown model 'resnet'" in capsys.readouterr().err
     assert main(["--settings", "W2A2"]) == 2
+
+
+def test_block_scaled_dybit_is_dybit_and_the_head_to_head_needs_equal_bits():
+    """`nvdybit4` (4.625 bits/value) is DyBit, never a rival; it has no rival of equal bits, so the head-to-head
+    takes the best DyBit row that has one (`dybit4` vs `e2m1`, both 4 bits), not nvfp4 (4.5)."""
+    import numpy as np
+
+    from quant.accuracy_render import best_pair, is_dybit
+    from quant.accuracy_report import bits_per_value
+
+    rows = {("output", f): {"per_set": np.full((1, 4), v)} for f, v in
+            (("dybit4", 0.90), ("nvdybit4", 0.95), ("e2m1", 0.92), ("nvfp4", 0.97), ("mxdybit4", 0.91))}
+    assert is_dybit("nvdybit4") and is_dybit("mxdybit4") and not is_dybit("nvfp4")
+    assert bits_per_value("nvdybit4") != bits_per_value("nvfp4")
+    assert best_pair(rows, bits_per_value) == (("output", "dybit4"), ("output", "e2m1"))
