@@ -193,8 +193,8 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
     w_tile = KT * T * NT * wb / 8
     i_tile = i_elems * (MT / M) * (KT / kred) * halo * ab / 8
     o_tile = MT * NT * psb / 8
+    copies = {b: 2 if hw.buffers[b].double_buffered else 1 for b in ("weight", "input", "output")}  # tile copies
     if hw.buffers.shared:  # one SRAM split per layer: the tiles' footprints (double-buffered ones twice) share it
-        copies = {b: 2 if hw.buffers[b].double_buffered else 1 for b in ("weight", "input", "output")}
         pool = sum(hw.buffer_bytes(b) for b in copies)
         fits = w_tile * copies["weight"] + i_tile * copies["input"] + o_tile * copies["output"] <= pool
     else:
@@ -355,11 +355,10 @@ def map_layer(layer: dict, cost: LayerCost, hw, objective: str = "latency",
                 {"output": int(round(o_wr)), "psum": int(round(ps))}, sram, int(dec_vals), dec_cycles,
                 int(port[oi, ci]), int(round(reg_bits)), bool(order == "input_resident" and resident[ci]))
     in_elems = layer["act_in_elems"] * used if op == "conv" else M * Kfull * G
-    dbl = {b: 2 if hw.buffers[b].double_buffered else 1 for b in ("weight", "input", "output")}
-    in_use = in_block[ci] * (1 if m.resident_input else dbl["input"]) if order == "input_resident" else \
-        i_tile[ci] * dbl["input"]
-    m.buffer_use_bytes = {"weight": int(w_tile[ci] * dbl["weight"]), "input": int(in_use),
-                          "output": int(o_tile[ci] * dbl["output"])}
+    in_use = in_block[ci] * (1 if m.resident_input else copies["input"]) if order == "input_resident" else \
+        i_tile[ci] * copies["input"]
+    m.buffer_use_bytes = {"weight": int(w_tile[ci] * copies["weight"]), "input": int(in_use),
+                          "output": int(o_tile[ci] * copies["output"])}
     m.dram_floor_bytes = math.floor((Kfull * Ng * G * w_dram_bits + in_elems * ib + M * Ng * G * ob) / 8)
     m.steps = _steps(m)
     return m

@@ -164,21 +164,28 @@ def _conv(b: _Builder, nodes, i, node, a, ins) -> fx.Node:
                      bias=True)
     conv.weight.data = torch.from_numpy(w.copy())
     bias = b.const(ins[2]).copy() if len(ins) > 2 and ins[2] else np.zeros(w.shape[0], np.float32)
-    # a constant per-channel Add right after the conv (its only reader) is the conv's bias
-    j = b.sole_consumer(node.output[0], nodes, i)
-    if j is not None and nodes[j].op_type == "Add":
-        other = [n for n in nodes[j].input if n != node.output[0]]
-        c = b.const(other[0]) if len(other) == 1 else None
-        if c is not None and c.size == w.shape[0]:
-            bias = bias + c.reshape(-1)
-            b.skip.add(j)
-            b.values[nodes[j].output[0]] = None  # set below
-            out = b.module("conv", conv, _value(b, ins[0]))
-            conv.bias.data = torch.from_numpy(bias.astype(np.float32))
-            b.values[nodes[j].output[0]] = out
-            return out
+    j, c = _bias_add(b, node, nodes, i, w.shape[0])
+    if j is not None:
+        bias = bias + c
     conv.bias.data = torch.from_numpy(bias.astype(np.float32))
-    return b.module("conv", conv, _value(b, ins[0]))
+    out = b.module("conv", conv, _value(b, ins[0]))
+    if j is not None:
+        b.values[nodes[j].output[0]] = out
+    return out
+
+
+def _bias_add(b: _Builder, node, nodes, i, channels: int) -> tuple:
+    """A constant per-channel Add right after a conv or matmul (its only reader) is the layer's bias: (index of
+    the Add, now skipped, and its constant as a vector), or (None, None)."""
+    j = b.sole_consumer(node.output[0], nodes, i)
+    if j is None or nodes[j].op_type != "Add":
+        return None, None
+    other = [n for n in nodes[j].input if n != node.output[0]]
+    c = b.const(other[0]) if len(other) == 1 else None
+    if c is None or c.size != channels:
+        return None, None
+    b.skip.add(j)
+    return j, c.reshape(-1)
 
 
 def _is_hardswish(b: _Builder, nodes, i) -> tuple | None:
@@ -286,17 +293,10 @@ def _convert(b: _Builder, nodes, i, node, op, a, ins):
             return b.graph.call_function(torch.matmul, (_value(b, ins[0]), _value(b, ins[1])))
         lin = nn.Linear(w.shape[0], w.shape[1], bias=True)
         lin.weight.data = torch.from_numpy(np.ascontiguousarray(w.T))
-        bias = np.zeros(w.shape[1], np.float32)
-        j = b.sole_consumer(node.output[0], nodes, i)
-        if j is not None and nodes[j].op_type == "Add":
-            other = [n for n in nodes[j].input if n != node.output[0]]
-            c = b.const(other[0]) if len(other) == 1 else None
-            if c is not None and c.size == w.shape[1]:
-                bias = bias + c.reshape(-1)
-                b.skip.add(j)
-        lin.bias.data = torch.from_numpy(bias.astype(np.float32))
+        j, c = _bias_add(b, node, nodes, i, w.shape[1])
+        lin.bias.data = torch.from_numpy((c if j is not None else np.zeros(w.shape[1])).astype(np.float32))
         out = b.module("linear", lin, _value(b, ins[0]))
-        if j is not None and j in b.skip:
+        if j is not None:
             b.values[nodes[j].output[0]] = out
         return out
     if op == "Softmax":
