@@ -32,6 +32,7 @@ METHODS = ("mse", "output", "gptq")
 _MULT = 2.0 ** (np.arange(-3, 4) / 8)  # scale refinements around the weight-MSE scale
 _MULT_POW2 = np.array([0.5, 1.0, 2.0])
 _DAMP = 0.01
+_GPTQ_BLOCK = 128  # columns per lazy batch (the paper's B)
 
 
 def layer_hessians(model: nn.Module, paths, batches, forward=None) -> dict:
@@ -163,13 +164,19 @@ def gptq(w: np.ndarray, h: np.ndarray, quantizer: _ElementQuantizer) -> np.ndarr
     q = np.empty((gsz, cg, k), np.float32)
     scale = quantizer.scale.reshape(gsz, cg, k)
     choice = quantizer.choice.reshape(gsz, cg, k)
-    for j in range(k):
-        col = wt[:, :, j].numpy().astype(np.float32)
-        qc = _ElementQuantizer(quantizer.grids, choice[:, :, j], scale[:, :, j])(col)
-        q[:, :, j] = qc
-        err = (wt[:, :, j] - torch.from_numpy(qc).double()) / u[:, j, j][:, None]
-        if j + 1 < k:
-            wt[:, :, j + 1:] -= err[:, :, None] * u[:, j, None, j + 1:]
+    for b0 in range(0, k, _GPTQ_BLOCK):  # lazy batch updates (GPTQ §3, step 2): a block's columns one by one,
+        b1 = min(b0 + _GPTQ_BLOCK, k)    # then the columns after it in one matrix product
+        errs = torch.empty((gsz, cg, b1 - b0), dtype=torch.float64)
+        for j in range(b0, b1):
+            col = wt[:, :, j].numpy().astype(np.float32)
+            qc = _ElementQuantizer(quantizer.grids, choice[:, :, j], scale[:, :, j])(col)
+            q[:, :, j] = qc
+            err = (wt[:, :, j] - torch.from_numpy(qc).double()) / u[:, j, j][:, None]
+            errs[:, :, j - b0] = err
+            if j + 1 < b1:
+                wt[:, :, j + 1:b1] -= err[:, :, None] * u[:, j, None, j + 1:b1]
+        if b1 < k:
+            wt[:, :, b1:] -= torch.bmm(errs, u[:, b0:b1, b1:])
     return q
 
 

@@ -106,10 +106,9 @@ def _symmetric_scale(fmt, g, method, percentile, pow2) -> np.ndarray:
     zero = amax == 0
     amax = np.where(zero, fmt.max_level, amax).astype(np.float32)
     pow2_rule = pow2 or fmt.scale_rule in ("pow2", "mx")
-    if method == "mx":  # OCP MX v1.0 §6.3: X = 2^(floor(log2 amax) − emax_elem)
-        emax_elem = np.floor(np.log2(fmt.max_level))
-        scale = np.exp2(np.floor(np.log2(amax)) - emax_elem).astype(np.float32)
-    elif pow2_rule:
+    if method == "mx":
+        return mx_scale(fmt, np.where(zero, 0, amax).astype(np.float32))
+    if pow2_rule:
         scale = np.maximum(_pow2_ceil(amax / fmt.max_level), _TINY)
         if method == "mse":  # 2^-3..1 times the smallest power of two that covers amax, and above for tapers
             cands = [np.maximum(scale * np.float32(2.0) ** -k, _TINY) for k in range(-int(np.log2(_taper(fmt))), 4)]
@@ -124,6 +123,19 @@ def _symmetric_scale(fmt, g, method, percentile, pow2) -> np.ndarray:
     cap = min(_FMAX / float(fmt.max_level), _FMAX)  # float64: float32's log2 of it can round up a power
     if pow2_rule or method == "mx":
         cap = 2.0 ** math.floor(math.log2(cap))
+    scale = np.clip(scale, _TINY, np.float32(cap))
+    return np.where(zero, np.float32(1.0), scale).astype(np.float32)
+
+
+def mx_scale(fmt, amax: np.ndarray) -> np.ndarray:
+    """OCP MX v1.0 §6.3: X = 2^(floor(log2 amax) − emax_elem) per group of largest magnitude ``amax``,
+    clipped to 2^−126 … the largest power of two that keeps the top level finite; an all-zero group 1."""
+    zero = amax == 0
+    emax_elem = np.floor(np.log2(fmt.max_level))
+    with np.errstate(divide="ignore"):
+        scale = np.exp2(np.floor(np.log2(np.where(zero, fmt.max_level, amax).astype(np.float32))) - emax_elem).astype(
+            np.float32)
+    cap = 2.0 ** math.floor(math.log2(min(_FMAX / float(fmt.max_level), _FMAX)))
     scale = np.clip(scale, _TINY, np.float32(cap))
     return np.where(zero, np.float32(1.0), scale).astype(np.float32)
 

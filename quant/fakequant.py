@@ -213,11 +213,17 @@ class FakeQuantize(nn.Module):
             else:
                 raise QuantError(f"{self.fmt_name} activation quantiser used before calibration "
                                  f"(run calibrate() on some batches first)")
-        if not torch.isfinite(x).all():
+        if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():  # a finite sum: one pass, no mask
             raise QuantError(f"{self.fmt_name} {self.role} quantiser: input has NaN/Inf")
         if self.dynamic:
             return self._forward_mx(x)
+        if not self._needs_grad(x):  # inference: the codec's values, without the STE's clip masks
+            q = self._quantize_numpy(to_numpy(x), self.scale.detach().cpu().numpy())
+            return torch.from_numpy(q).to(device=x.device, dtype=x.dtype)
         return _STEQuant.apply(x, self.scale, self)
+
+    def _needs_grad(self, x: torch.Tensor) -> bool:
+        return torch.is_grad_enabled() and (x.requires_grad or self.scale.requires_grad)
 
     def _forward_mx(self, x: torch.Tensor) -> torch.Tensor:
         """Block formats: this tensor's own block scales (a function of x, not module state): OCP MX's E8M0,
@@ -226,6 +232,16 @@ class FakeQuantize(nn.Module):
         block instead of each getting its own scale); anything else along ``axis``."""
         flat = self.role == "weight" and x.dim() > 2 and self.axis == 1
         view = x.reshape(x.shape[0], -1) if flat else x
+        if not self._needs_grad(x):  # inference: scale rule and rounding in one pass (same values)
+            from quant.formats.blockscaled import quantize_dynamic
+
+            done = quantize_dynamic(self.fmt, to_numpy(view), self.axis)
+            if done is not None:
+                q, params = done
+                if self.adaptive:
+                    self._adaptive_params, params = params, params.qparams
+                self._qp = params
+                return torch.from_numpy(q).to(device=x.device, dtype=x.dtype).reshape(x.shape)
         qp = choose_qparams(self.fmt, to_numpy(view), "mx", granularity="block", axis=self.axis)
         if self.adaptive:  # mxdybitN / nvdybitN: a cap and its scale per block (AdaptiveParams)
             self._adaptive_params, qp = qp, qp.qparams

@@ -266,3 +266,27 @@ def row_sq_err(q, x, out):
             d = np.float64(np.float32(qs[c] - xs[c]))
             acc += d * d
         out[r] = acc
+
+
+@nb.njit(**_JIT)
+def row_abs_max(x, out):
+    """out[r] = max_c |x[r, c]| (float32); one pass, for short rows (blocks) where NumPy's reduction is slow."""
+    for r in range(x.shape[0]):
+        m = np.float32(0.0)
+        xs = x[r]
+        for c in range(xs.shape[0]):
+            m = max(m, abs(xs[c]))
+        out[r] = m
+
+
+@nb.njit(**_JIT)
+def keep_better_rows(err, best_err, q, best_q):
+    """Per row: where err < best_err (strictly: earlier candidates win ties), take q's row and its error.
+    Returns the boolean mask of rows taken."""
+    took = np.zeros(err.shape[0], np.bool_)
+    for r in range(err.shape[0]):
+        if err[r] < best_err[r]:
+            best_err[r] = err[r]
+            best_q[r] = q[r]
+            took[r] = True
+    return took

@@ -148,12 +148,25 @@ class BlockScaledFormat(NumberFormat):
     def _e8m0_scales(self, g: np.ndarray, amax: np.ndarray) -> np.ndarray:
         from quant.choose import group_sse  # quant.choose imports quant.formats
 
+        hi, lo = self._e8m0_options(amax)
+        better_lo = group_sse(self, g, lo) < group_sse(self, g, hi)
+        return np.where(better_lo, lo, hi).astype(np.float32)
+
+    def _e8m0_options(self, amax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two E8M0 scales the encoder tries per block: the smallest power of two that does not saturate
+        the block's maximum, and half of it (ties go to the first)."""
         with np.errstate(divide="ignore"):
             e = np.ceil(np.log2(amax.astype(np.float64) / self.max_level))
         e = np.clip(np.where(amax > 0, e, 0), -125, 127)
-        hi, lo = np.exp2(e).astype(np.float32), np.exp2(e - 1).astype(np.float32)
-        better_lo = group_sse(self, g, lo) < group_sse(self, g, hi)
-        return np.where(better_lo, lo, hi).astype(np.float32)
+        return np.exp2(e).astype(np.float32), np.exp2(e - 1).astype(np.float32)
+
+    def scale_options(self, g: np.ndarray, lay: Layout, amax: np.ndarray) -> list[np.ndarray]:
+        """The per-block scales (G,) the rule chooses among by squared error, first wins ties: two for
+        E8M0, one otherwise (``quantize_dynamic``'s one-pass path; affine formats have none). ``amax``:
+        each block's largest magnitude."""
+        if self.scale_kind.name == "e8m0":
+            return list(self._e8m0_options(amax))
+        return [lay.scale_to_2d(self.block_qparams(g, lay).scale).reshape(-1)]
 
     def encode_blocks(self, x, *, axis: int = -1) -> BlockEncoded:
         """Element codes, block-scale codes and tensor scale of ``x`` with blocks along ``axis``."""
@@ -240,3 +253,55 @@ class BlockAdaptiveFormat(AdaptiveFormat):
     def quantize(self, x, params=None, *, granularity="block", axis=None, block=None, method="mx", pow2=False):
         params = params or self.fit(x, granularity=granularity, axis=axis, block=block, method=method)
         return super().quantize(x, params)
+
+
+def quantize_dynamic(fmt, x: np.ndarray, axis: int):
+    """Block-scale rule and quantisation of ``x`` (blocks along ``axis``) in one pass: each candidate scale
+    (and, for ``mxdybitN``/``nvdybitN``, each cap's grid) quantises the blocks once and the block keeps the
+    result with the least squared error — the same values, scales and choices as ``choose_qparams(fmt, x,
+    "mx", granularity="block")`` followed by ``fmt.quantize`` (tested), which quantise every candidate twice.
+    Returns (quantised x, QParams or AdaptiveParams); None for affine formats (no such shortcut)."""
+    from quant.choose import mx_scale, quantize_groups
+    from quant.formats import _kernels as K
+    from quant.formats.adaptive import AdaptiveParams
+
+    adaptive = fmt.family == "adaptive"
+    cands = fmt.candidates if adaptive else (fmt,)
+    if any(getattr(c, "affine", False) for c in cands) or x.size == 0:
+        return None
+    xa = np.ascontiguousarray(x, np.float32)
+    lay = Layout(tuple(xa.shape), "block", axis, cands[0].default_block)
+    g = lay.groups(xa)
+    amax = np.empty(g.shape[0], np.float32)
+    K.row_abs_max(g, amax)
+    best_err = np.full(g.shape[0], np.inf)
+    best_q = np.empty_like(g)
+    best_s = np.ones(g.shape[0], np.float32)
+    choice = np.zeros(g.shape[0], np.int64)
+    err = np.empty(g.shape[0], np.float64)
+    for i, c in enumerate(cands):
+        if hasattr(c, "scale_options"):
+            opts = c.scale_options(g, lay, amax)
+        else:  # OCP MX (mxfp4, mxint8): one scale per block by rule
+            opts = [mx_scale(c, amax)]
+        if len(opts) == 1 and len(cands) == 1:
+            best_q, best_s = quantize_groups(c, g, opts[0]), opts[0]
+            break
+        for s in opts:
+            q = quantize_groups(c, g, s)
+            K.row_sq_err(q, g, err)
+            took = K.keep_better_rows(err, best_err, q, best_q)
+            best_s = np.where(took, s, best_s)
+            choice = np.where(took, i, choice)
+    if not np.isfinite(best_q).all():  # NaN/Inf in x: the ordinary path says so in one line
+        return None
+    d = xa.shape[lay.axis]  # blocks run along the last axis of lay.to_2d's (size / d × d) view
+    q2d = best_q.reshape(xa.size // d, -1)
+    q2d = np.ascontiguousarray(q2d[:, :d]) if q2d.shape[1] != d else q2d
+    out = lay.from_2d(q2d)  # the same strides as ``fmt.quantize``'s result: torch picks its conv kernel by them
+    if adaptive:  # AdaptiveFormat.quantize writes each candidate's values into one C-ordered array
+        out = np.ascontiguousarray(out)
+    qp = QParams(lay.groups_to_scale(best_s), lay, method="mx")
+    if adaptive:
+        return out, AdaptiveParams(lay.groups_to_scale(choice).astype(np.int64), qp, tuple(c.name for c in cands))
+    return out, qp

@@ -82,3 +82,25 @@ def test_bake_weights_puts_grid_values_into_the_model():
             on_grid = [np.abs(ratios * k - np.round(ratios * k)).max(1) < 1e-4 for k in range(1, 8)]
             assert np.logical_or.reduce(on_grid).all()
     assert q(x).shape == (16, 10)
+
+
+def test_gptq_lazy_batches_equal_column_by_column_updates():
+    """GPTQ's lazy batch updates (blocks of 128 columns, then one product) reorder the arithmetic only: on a
+    layer of 300 columns (three blocks) the rounded weights are those of the plain column-at-a-time loop."""
+    rng = np.random.default_rng(3)
+    c, k = 24, 300
+    w = (rng.standard_normal((1, c, k)) * 0.1).astype(np.float32)
+    x = rng.standard_normal((900, k)) @ (np.eye(k) + 0.3 * rng.standard_normal((k, k)) / np.sqrt(k))
+    h = (x.T @ x / len(x))[None]
+    quant = choose_output_aware("int4", w, h)
+    got = gptq(w, h, quant)
+    hh = torch.from_numpy(h[0].copy())
+    hh += 0.01 * torch.diagonal(hh).mean() * torch.eye(k, dtype=torch.float64)
+    u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(hh)), upper=True)
+    wt = torch.from_numpy(w[0].astype(np.float64))
+    ref = np.empty((c, k), np.float32)
+    for j in range(k):  # Frantar et al. Algorithm 1 without lazy batches
+        ref[:, j] = quant(wt[:, j].numpy().astype(np.float32)[:, None], (slice(None), slice(j, j + 1)))[:, 0]
+        e = (wt[:, j] - torch.from_numpy(ref[:, j]).double()) / u[j, j]
+        wt[:, j + 1:] -= e[:, None] * u[j, None, j + 1:]
+    assert np.array_equal(got[0], ref)

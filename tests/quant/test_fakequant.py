@@ -223,3 +223,34 @@ def test_activation_quantiser_needs_calibration():
     q = quantize_model(m, "int8", shape)
     with pytest.raises(QuantError, match="before calibration"):
         q(torch.randn(1, *shape))
+
+
+@pytest.mark.parametrize("fmt", ["mxfp4", "mxint8", "nvfp4", "mxdybit4", "nvdybit4", "mxdybit4e1", "mxdybit3",
+                                 "int4g128", "int4g16", "uint4g32", "dybit4", "int8", "e2m1"])
+@pytest.mark.parametrize("shape, role", [((3, 70, 5), "activation"), ((40, 64), "weight"), ((2, 33, 4, 4), "weight")])
+def test_inference_path_gives_the_training_path_values(fmt, shape, role):
+    """Under no_grad the quantisers skip the STE (and block formats choose and round in one pass): the values,
+    scales and per-block choices are exactly those of the differentiable path."""
+    torch.manual_seed(1)
+    x = torch.randn(shape) * torch.logspace(-2, 1, shape[1]).reshape(1, -1, *([1] * (len(shape) - 2)))
+    x[0, 0] = 0.0  # an all-zero block
+    fq = FakeQuantize(fmt, role=role, granularity="channel" if role == "weight" else "tensor",
+                      block_axis=1 if len(shape) > 2 else -1)
+    if not fq.dynamic and role == "activation":
+        fq.calibrating = True
+        fq(x)
+        fq.calibrating = False
+        fq.freeze()
+    ref = fq(x.clone().requires_grad_(True)).detach()
+    ref_params = fq._adaptive_params or fq._qp
+    with torch.no_grad():
+        fast = fq(x)
+    assert torch.equal(fast, ref)
+    assert fast.stride() == ref.stride()  # torch chooses a conv kernel (and its summation order) by the strides
+    params = fq._adaptive_params or fq._qp
+    if fq.dynamic:
+        a = params.qparams if hasattr(params, "qparams") else params
+        b = ref_params.qparams if hasattr(ref_params, "qparams") else ref_params
+        assert np.array_equal(a.scale, b.scale)
+        if hasattr(params, "choice"):
+            assert np.array_equal(params.choice, ref_params.choice)
