@@ -56,7 +56,7 @@ def best_pair(rows, bpv, method=None):
     return best_d, max(rivals(best_d), key=mean.get)
 
 
-def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick) -> str:
+def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers=1) -> str:
     from quant.accuracy_report import EXCLUDE, SETTINGS, bits_per_value, report_formats
     from quant.tasks import TASKS
 
@@ -120,8 +120,9 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
     for t, mt in meta.items():
         L += _model_section(t, mt, results, settings, methods, calib_sets, bits_per_value)
     total = sum(r["seconds"] for r in results.values())
-    L += ["", f"_{len(results)} rows × {calib_sets} calibration sets in {elapsed / 60:.1f} min wall "
-          f"({total / 60:.1f} min in rows; " + ", ".join(f"{m['title'].split(' (')[0]} {m['seconds'] / 60:.1f} min"
+    L += ["", f"_{len(results)} rows in {elapsed / 60:.1f} min wall on {workers} worker process(es) of one "
+          f"thread each ({total / 60:.1f} min in rows; " + ", ".join(f"{m['title'].split(' (')[0]} "
+                                                                      f"{m['seconds'] / 60:.1f} min"
                                                          for m in meta.values()) + ")._"]
     return "\n".join(L) + "\n"
 

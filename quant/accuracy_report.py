@@ -90,46 +90,23 @@ def plan_spec(setting: str, fmt: str) -> str:
     return f"w={fmt},a={fmt}"
 
 
-def evaluate_row(task, fp32_model, spec: str, method: str, calib: list, hessians: list) -> dict:
-    """Quantise, calibrate on every calibration set, score: per-set values, per-item scores, extras."""
-    import copy
-
-    from quant.calibration import bake_weights
-    from quant.qmodel import calibrate, fold_batchnorm, quantize_model
-
-    per_set, extras, done = [], [], {}
-    q0 = quantize_model(task.model(), spec, task.input_shape, first_last="int8")  # traced once, copied per set
-    for s, batches in enumerate(calib):
-        q = copy.deepcopy(q0)
-        if method != "mse":
-            done = bake_weights(q, fold_batchnorm(fp32_model), batches, method, task.forward, hessians[s])
-        calibrate(q, batches, task.forward)
-        sc = task.score(q)
-        per_set.append(sc.items)
-        extras.append(sc.extra)
-    fallback = sorted({v for v in done.values() if v not in (method,)})
-    return {"per_set": np.array(per_set), "extra": {k: float(np.mean([e[k] for e in extras])) for k in extras[0]},
-            "fallback": fallback}
-
-
 QUICK = {"tasks": ("fashion_cnn", "minilm"), "settings": ("W4A16", "W8A4"),
          "formats": {4: ["int4", "dybit4"]}, "methods": {}}
 
 
 def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=None, calib_sets: int = 3,
-        progress: bool = True, formats: dict | None = None) -> Path:
+        progress: bool = True, formats: dict | None = None, workers: int = 1) -> Path:
     """Stage 1: every format, output-aware calibration, calibration set 1. Stage 2, per model and setting:
     the best DyBit row and the best rival of equal bits per value again on every calibration set, with
     output-aware calibration and with ``methods[setting]`` (default weight MSE and GPTQ for the W-only
-    settings). The conclusions (paired tests, spreads) rest on the stage-2 rows."""
-    import torch
+    settings). The conclusions (paired tests, spreads) rest on the stage-2 rows. ``workers`` processes share
+    the rows (``quant.accuracy_jobs``); the numbers do not depend on it."""
     from tqdm import tqdm
 
-    from quant.calibration import layer_hessians
-    from quant.qmodel import QuantConv, fold_batchnorm, quantize_model
-    from quant.tasks import TASKS, make_task
+    from quant.accuracy_jobs import model_meta, run_all, run_job
+    from quant.accuracy_render import best_pair, render, to_json
+    from quant.tasks import TASKS
 
-    torch.set_num_threads(2)
     t_start = time.perf_counter()
     tasks = list(tasks or (QUICK["tasks"] if quick else TASKS))
     settings = list(settings or (QUICK["settings"] if quick else SETTINGS))
@@ -139,59 +116,66 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
         bits = _bits(st)
         if bits not in fmt_lists:
             fmt_lists[bits] = report_formats(bits)[0]
-    results, meta = {}, {}
-    for tname in tasks:
-        t0 = time.perf_counter()
-        task = make_task(tname, "quick" if quick else "full")
-        fp32 = task.model()
-        fp32_score = task.score(fp32)
-        calib = task.calib_sets(calib_sets)
-        # the layers' input second moments depend on the FP32 model and the calibration set only: once each
-        paths = [p for p, m in quantize_model(task.model(), "int8", task.input_shape).named_modules()
-                 if isinstance(m, QuantConv)]
-        folded = fold_batchnorm(fp32)
-        hess = [layer_hessians(folded, paths, b, task.forward) for b in calib]
-        meta[tname] = {"title": task.title, "metric": task.metric, "kind": task.kind, "data": task.data_note,
-                       "n": len(fp32_score.items), "fp32": fp32_score.value, "fp32_extra": fp32_score.extra,
-                       "seconds": 0.0}
-        stage1 = [(st, f) for st in settings for f in fmt_lists[_bits(st)]]
-        for st, f in tqdm(stage1, desc=f"{tname} stage 1", file=sys.stderr, disable=not progress):
-            _store(results, (tname, st, "output", f), task, fp32, plan_spec(st, f), "output", calib[:1], hess[:1])
+    sizes = "quick" if quick else "full"
+    bar = tqdm(total=0, desc="accuracy rows", unit="job", file=sys.stderr, disable=not progress)
+
+    def go(calls):
+        bar.total += len(calls)
+        bar.refresh()
+        return run_all(calls, workers, bar.update)
+
+    metas = go([(model_meta, (t, sizes, calib_sets)) for t in tasks])
+    meta = dict(zip(tasks, metas, strict=True))
+    stage1 = {(t, st, "output", f): plan_spec(st, f) for t in tasks for st in settings for f in fmt_lists[_bits(st)]}
+    results = _run_jobs(go, run_job, stage1, sizes, calib_sets, "output", (0,))
+    stage2, more = {}, {}
+    for t in tasks:
         for st in settings:
-            rows = {(m, f): r for (t, s, m, f), r in results.items() if t == tname and s == st}
-            from quant.accuracy_render import best_pair
-
-            pair = [k[1] for k in best_pair(rows, bits_per_value) if k is not None]
-            for f in pair:
-                old = results[(tname, st, "output", f)]
+            rows = {(m, f): r for (tt, s, m, f), r in results.items() if tt == t and s == st}
+            for f in [k[1] for k in best_pair(rows, bits_per_value) if k is not None]:
                 if calib_sets > 1:
-                    more = _store({}, None, task, fp32, plan_spec(st, f), "output", calib[1:], hess[1:])
-                    old["per_set"] = np.concatenate([old["per_set"], more["per_set"]])
-                    old["seconds"] += more["seconds"]
+                    more[(t, st, "output", f)] = plan_spec(st, f)
                 for m in methods.get(st, ()):
-                    _store(results, (tname, st, m, f), task, fp32, plan_spec(st, f), m, calib, hess)
-        meta[tname]["seconds"] = time.perf_counter() - t0
+                    stage2.setdefault(m, {})[(t, st, m, f)] = plan_spec(st, f)
+    for key, row in _run_jobs(go, run_job, more, sizes, calib_sets, "output", tuple(range(1, calib_sets))).items():
+        old = results[key]
+        n0 = len(old["per_set"])
+        old["extra"] = {k: (v * n0 + row["extra"][k] * len(row["per_set"])) / (n0 + len(row["per_set"]))
+                        for k, v in old["extra"].items()}
+        old["per_set"] = np.concatenate([old["per_set"], row["per_set"]])
+        old["seconds"] += row["seconds"]
+    for m, rows in stage2.items():
+        results.update(_run_jobs(go, run_job, rows, sizes, calib_sets, m, tuple(range(calib_sets))))
+    bar.close()
+    for t in tasks:
+        meta[t]["seconds"] = sum(r["seconds"] for k, r in results.items() if k[0] == t)
     elapsed = time.perf_counter() - t_start
-    from quant.accuracy_render import render, to_json
-
+    results = {k: results[k] for k in [*stage1, *(k for rows in stage2.values() for k in rows)]}  # a fixed order
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.json").write_text(json.dumps(to_json(meta, results), indent=1))
     path = out / "accuracy.md"
-    path.write_text(render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick))
+    path.write_text(render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers))
     return path
+
+
+_ROWS_PER_JOB = 4  # rows that share one weight format's baked weights (every W8A4 row's INT8) run ≤ 4 a job
+
+
+def _run_jobs(go, run_job, rows: dict, sizes: str, calib_sets: int, method: str, sets: tuple) -> dict:
+    """Run ``rows`` {key: spec} in jobs grouped by (model, weight format), the costliest first."""
+    from quant.accuracy_jobs import Job, weight_format
+
+    groups: dict = {}
+    for key, spec in rows.items():
+        groups.setdefault((key[0], weight_format(spec)), []).append((key, spec))
+    jobs = [Job(t, sizes, calib_sets, w, method, sets, tuple(g[i:i + _ROWS_PER_JOB]))
+            for (t, w), g in groups.items() for i in range(0, len(g), _ROWS_PER_JOB)]
+    jobs.sort(key=lambda j: -j.cost)
+    return {k: r for done in go([(run_job, (j,)) for j in jobs]) for k, r in done}
 
 
 def _bits(setting: str) -> int:
     return min(b for b in SETTINGS[setting] if b is not None)
-
-
-def _store(results, key, task, fp32, spec, method, calib, hess) -> dict:
-    r0 = time.perf_counter()
-    row = evaluate_row(task, fp32, spec, method, calib, hess)
-    row["seconds"] = time.perf_counter() - r0
-    if key is not None:
-        results[key] = row
-    return row
 
 
 def main(argv=None) -> int:
@@ -201,6 +185,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=None, help="comma-separated subset of fashion_cnn,lenet5,ppocr_cls,minilm")
     ap.add_argument("--settings", default=None, help="comma-separated subset of " + ",".join(SETTINGS))
     ap.add_argument("--calib-sets", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2, help="processes sharing the rows (default 2; the numbers "
+                    "do not depend on it)")
     args = ap.parse_args(argv)
     from quant.tasks import TASKS
 
@@ -217,7 +203,11 @@ def main(argv=None) -> int:
     if args.calib_sets < 1:
         print(f"--calib-sets: must be ≥ 1, got {args.calib_sets}", file=sys.stderr)
         return 2
-    path = run(args.out, quick=args.quick, tasks=tasks, settings=settings, calib_sets=args.calib_sets)
+    if not 1 <= args.workers <= 64:
+        print(f"--workers: must be in 1..64, got {args.workers}", file=sys.stderr)
+        return 2
+    path = run(args.out, quick=args.quick, tasks=tasks, settings=settings, calib_sets=args.calib_sets,
+               workers=args.workers)
     print(f"wrote {path}")
     return 0
 

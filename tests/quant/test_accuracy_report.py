@@ -1,6 +1,8 @@
 """The real-model accuracy report: format list, settings and a --quick run end to end."""
 import re
 
+import numpy as np
+
 from quant.accuracy_report import bits_per_value, main, plan_spec, report_formats, run
 from quant.formats import list_formats
 
@@ -33,14 +35,14 @@ def test_quick_report_runs(tmp_path):
 
 def test_retrieval_rows_score_mrr_and_cosine():
     """The MiniLM task end to end on a tiny set: FP32 retrieves well, an INT8-weight row stays close."""
+    from quant.accuracy_jobs import Job, run_job
     from quant.accuracy_render import paired_test
-    from quant.accuracy_report import evaluate_row
     from quant.tasks import make_task
 
     task = make_task("minilm", "quick")
     fp32 = task.score(task.model())
     assert fp32.value > 0.5 and abs(fp32.extra["cosine"] - 1) < 1e-5
-    row = evaluate_row(task, task.model(), "w=int8,a=fp32", "mse", task.calib_sets(1), [None])
+    [(key, row)] = run_job(Job("minilm", "quick", 1, "int8", "mse", (0,), (("k", "w=int8,a=fp32"),)))
     assert row["per_set"].shape == (1, len(fp32.items))
     assert row["extra"]["cosine"] > 0.99 and abs(row["per_set"].mean() - fp32.value) < 0.1
     test = paired_test("retrieval", row, {"per_set": fp32.items[None]})
@@ -66,3 +68,25 @@ def test_block_scaled_dybit_is_dybit_and_the_head_to_head_needs_equal_bits():
     assert is_dybit("nvdybit4") and is_dybit("mxdybit4") and not is_dybit("nvfp4")
     assert bits_per_value("nvdybit4") != bits_per_value("nvfp4")
     assert best_pair(rows, bits_per_value) == (("output", "dybit4"), ("output", "e2m1"))
+
+
+def test_rows_do_not_depend_on_the_workers_and_reuse_baked_weights(tmp_path):
+    """Two worker processes give the same numbers as one; a W4A4 row reuses the weights its W4A16 row of the
+    same format baked (same weights, so a W-only row and its baked twin score alike)."""
+    import json
+
+    from quant.accuracy_jobs import _STATE, Job, run_job
+
+    kw = dict(quick=True, tasks=("fashion_cnn",), settings=("W4A16", "W4A4"), progress=False,
+              formats={4: ["int4", "dybit4", "mxfp4"]})
+    one = json.loads((run(tmp_path / "a", workers=1, **kw).parent / "accuracy.json").read_text())
+    two = json.loads((run(tmp_path / "b", workers=2, **kw).parent / "accuracy.json").read_text())
+    strip = lambda d: [{k: v for k, v in r.items() if k != "seconds"} for r in d["rows"]]  # noqa: E731
+    assert strip(one) == strip(two) and len(one["rows"]) >= 6
+    _STATE["baked"].clear()
+    rows = (("a", "w=dybit4,a=fp32"), ("b", "w=dybit4,a=dybit4"))
+    [(_, r1), (_, r2)] = run_job(Job("fashion_cnn", "quick", 1, "dybit4", "output", (0,), rows))
+    assert len(_STATE["baked"]) == 1  # one bake served both rows
+    _STATE["baked"].clear()  # baked afresh on the W4A4 model itself: the same weights, the same scores
+    [(_, again)] = run_job(Job("fashion_cnn", "quick", 1, "dybit4", "output", (0,), rows[1:]))
+    assert np.array_equal(again["per_set"], r2["per_set"])
