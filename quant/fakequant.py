@@ -201,8 +201,8 @@ class FakeQuantize(nn.Module):
         return f.quantize(x, qp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.passthrough:
-            return self.fmt.quantize(x)
+        if self.passthrough:  # fp32 activations are the tensor itself (fp16/bf16 round to their width)
+            return x if self.fmt_name == "fp32" and x.dtype == torch.float32 else self.fmt.quantize(x)
         if self.calibrating:
             if not self.dynamic:
                 self.observe(x)
