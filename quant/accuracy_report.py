@@ -124,10 +124,11 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
         bar.refresh()
         return run_all(calls, workers, bar.update)
 
-    metas = go([(model_meta, (t, sizes, calib_sets)) for t in tasks])
-    meta = dict(zip(tasks, metas, strict=True))
     stage1 = {(t, st, "output", f): plan_spec(st, f) for t in tasks for st in settings for f in fmt_lists[_bits(st)]}
-    results = _run_jobs(go, run_job, stage1, sizes, calib_sets, "output", (0,))
+    jobs = sorted(_jobs(stage1, sizes, calib_sets, "output", (0,)), key=lambda j: -j.cost)
+    done = go([(model_meta, (t, sizes, calib_sets)) for t in tasks] + [(run_job, (j,)) for j in jobs])
+    meta = dict(zip(tasks, done[:len(tasks)], strict=True))
+    results = {k: r for rows in done[len(tasks):] for k, r in rows}
     stage2, more = {}, {}
     for t in tasks:
         for st in settings:
@@ -137,15 +138,22 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
                     more[(t, st, "output", f)] = plan_spec(st, f)
                 for m in methods.get(st, ()):
                     stage2.setdefault(m, {})[(t, st, m, f)] = plan_spec(st, f)
-    for key, row in _run_jobs(go, run_job, more, sizes, calib_sets, "output", tuple(range(1, calib_sets))).items():
-        old = results[key]
-        n0 = len(old["per_set"])
-        old["extra"] = {k: (v * n0 + row["extra"][k] * len(row["per_set"])) / (n0 + len(row["per_set"]))
-                        for k, v in old["extra"].items()}
-        old["per_set"] = np.concatenate([old["per_set"], row["per_set"]])
-        old["seconds"] += row["seconds"]
+    # stage 2 in one batch of jobs: the pair's other calibration sets and the other methods
+    jobs = _jobs(more, sizes, calib_sets, "output", tuple(range(1, calib_sets)))
     for m, rows in stage2.items():
-        results.update(_run_jobs(go, run_job, rows, sizes, calib_sets, m, tuple(range(calib_sets))))
+        jobs += _jobs(rows, sizes, calib_sets, m, tuple(range(calib_sets)))
+    jobs.sort(key=lambda j: -j.cost)
+    for job, done in zip(jobs, go([(run_job, (j,)) for j in jobs]), strict=True):
+        for key, row in done:
+            if job.method != "output":
+                results[key] = row
+                continue
+            old = results[key]
+            n0 = len(old["per_set"])
+            old["extra"] = {k: (v * n0 + row["extra"][k] * len(row["per_set"])) / (n0 + len(row["per_set"]))
+                            for k, v in old["extra"].items()}
+            old["per_set"] = np.concatenate([old["per_set"], row["per_set"]])
+            old["seconds"] += row["seconds"]
     bar.close()
     for t in tasks:
         meta[t]["seconds"] = sum(r["seconds"] for k, r in results.items() if k[0] == t)
@@ -161,17 +169,15 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
 _ROWS_PER_JOB = 4  # rows that share one weight format's baked weights (every W8A4 row's INT8) run ≤ 4 a job
 
 
-def _run_jobs(go, run_job, rows: dict, sizes: str, calib_sets: int, method: str, sets: tuple) -> dict:
-    """Run ``rows`` {key: spec} in jobs grouped by (model, weight format), the costliest first."""
+def _jobs(rows: dict, sizes: str, calib_sets: int, method: str, sets: tuple) -> list:
+    """``rows`` {key: spec} as jobs grouped by (model, weight format), ≤ ``_ROWS_PER_JOB`` rows each."""
     from quant.accuracy_jobs import Job, weight_format
 
     groups: dict = {}
     for key, spec in rows.items():
         groups.setdefault((key[0], weight_format(spec)), []).append((key, spec))
-    jobs = [Job(t, sizes, calib_sets, w, method, sets, tuple(g[i:i + _ROWS_PER_JOB]))
+    return [Job(t, sizes, calib_sets, w, method, sets, tuple(g[i:i + _ROWS_PER_JOB]))
             for (t, w), g in groups.items() for i in range(0, len(g), _ROWS_PER_JOB)]
-    jobs.sort(key=lambda j: -j.cost)
-    return {k: r for done in go([(run_job, (j,)) for j in jobs]) for k, r in done}
 
 
 def _bits(setting: str) -> int:
