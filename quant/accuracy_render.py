@@ -10,6 +10,11 @@ def _fmt(v: float, kind: str) -> str:
     return f"{100 * v:.1f}" if kind == "classification" else f"{v:.3f}"
 
 
+def _p(p: float) -> str:
+    """A p-value as printed: a paired bootstrap's 0 (no resample of 2,000 crossed zero) is below 2/2,000."""
+    return "< 0.001" if p == 0 else f"{p:.3g}"
+
+
 def to_json(meta, results) -> dict:
     return {"models": meta, "rows": [
         {"model": t, "setting": s, "method": m, "format": f, "per_set": r["per_set"].mean(1).tolist(),
@@ -110,7 +115,7 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
             dd = 100 * test["diff"] if mt["kind"] == "classification" else test["diff"]
             L.append(f"| {mt['title'].split(' (')[0]} | {st} | `{d[1]}` {METHOD_TEXT[d[0]]} "
                      f"{_fmt(rows[d]['per_set'].mean(), mt['kind'])} | `{r[1]}` {METHOD_TEXT[r[0]]} "
-                     f"{_fmt(rows[r]['per_set'].mean(), mt['kind'])} | {dd:+.2f}{unit} | {test['p']:.3g} | {v} |")
+                     f"{_fmt(rows[r]['per_set'].mean(), mt['kind'])} | {dd:+.2f}{unit} | {_p(test['p'])} | {v} |")
     n_w4 = sum(1 for t, st, v in verdicts if st == "W4A16" and "wins" in v)
     n_bad = [(t, st) for t, st, v in verdicts if "loses" in v]
     L += ["", f"Target (issue 21): ties or wins everywhere, and wins W4A16 on ≥ 2 models. Measured: DyBit wins "
@@ -167,6 +172,6 @@ def _model_section(t, mt, results, settings, methods, calib_sets, bpv) -> list[s
             test = paired_test(kind, full[d], full[r])
             L.append(f"- {METHOD_TEXT[m]}: best DyBit `{d[1]}` vs best rival of equal bits/value `{r[1]}`: "
                      f"Δ {test['diff'] * (100 if kind == 'classification' else 1):+.2f}"
-                     f"{' pts' if kind == 'classification' else ''}, p = {test['p']:.3g} ({test['detail']}).")
+                     f"{' pts' if kind == 'classification' else ''}, p = {_p(test['p'])} ({test['detail']}).")
         L.append("")
     return L
