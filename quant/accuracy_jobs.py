@@ -130,6 +130,12 @@ def run_job(job: Job) -> list:
     return out
 
 
+def release() -> None:
+    """Let go of the models and baked weights this process keeps (after an in-process run)."""
+    _STATE["models"].clear()
+    _STATE["baked"].clear()
+
+
 def model_meta(name: str, sizes: str, calib_sets: int) -> dict:
     """What the report says about a model: title, metric, data, test items and the FP32 score."""
     import torch

@@ -103,7 +103,7 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
     the rows (``quant.accuracy_jobs``); the numbers do not depend on it."""
     from tqdm import tqdm
 
-    from quant.accuracy_jobs import model_meta, run_all, run_job
+    from quant.accuracy_jobs import model_meta, release, run_all, run_job
     from quant.accuracy_render import best_pair, render, to_json
     from quant.tasks import TASKS
 
@@ -155,6 +155,7 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
             old["per_set"] = np.concatenate([old["per_set"], row["per_set"]])
             old["seconds"] += row["seconds"]
     bar.close()
+    release()  # an in-process run (workers=1) keeps its models until here
     for t in tasks:
         meta[t]["seconds"] = sum(r["seconds"] for k, r in results.items() if k[0] == t)
     elapsed = time.perf_counter() - t_start
