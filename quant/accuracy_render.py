@@ -61,7 +61,8 @@ def best_pair(rows, bpv, method=None):
     return best_d, max(rivals(best_d), key=mean.get)
 
 
-def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers=1) -> str:
+def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers=1,
+           all_sets=False) -> str:
     from quant.accuracy_report import EXCLUDE, SETTINGS, bits_per_value, report_formats
     from quant.tasks import TASKS
 
@@ -93,7 +94,10 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
             L.append(f"At {bits} bits the same grid as a listed format: "
                      + ", ".join(f"`{a}` = `{b}`" for a, b in same.items()) + ".")
     L += ["", "## Summary: best DyBit vs the best rival of equal bits per value", "",
-          "Stage 1 runs every format once (output-aware calibration, calibration set 1); stage 2 runs the best "
+          ("Stage 1 runs every format on all calibration sets (`--all-sets`; output-aware calibration); "
+           if all_sets else "Stage 1 runs every format once (output-aware calibration, calibration set 1; "
+           "`--all-sets` runs every row on every set, about twice the time); ")
+          + "stage 2 runs the best "
           f"DyBit row (block-scaled `mxdybit`/`nvdybit` included) that has a rival of equal bits per value, and that "
           f"best rival, of stage 1 on all {calib_sets} calibration sets, "
           "with output-aware calibration and the other methods listed per setting. The comparison below is "

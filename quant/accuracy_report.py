@@ -95,12 +95,13 @@ QUICK = {"tasks": ("fashion_cnn", "minilm"), "settings": ("W4A16", "W8A4"),
 
 
 def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=None, calib_sets: int = 3,
-        progress: bool = True, formats: dict | None = None, workers: int = 1) -> Path:
+        progress: bool = True, formats: dict | None = None, workers: int = 1, all_sets: bool = False) -> Path:
     """Stage 1: every format, output-aware calibration, calibration set 1. Stage 2, per model and setting:
     the best DyBit row and the best rival of equal bits per value again on every calibration set, with
     output-aware calibration and with ``methods[setting]`` (default weight MSE and GPTQ for the W-only
-    settings). The conclusions (paired tests, spreads) rest on the stage-2 rows. ``workers`` processes share
-    the rows (``quant.accuracy_jobs``); the numbers do not depend on it."""
+    settings). The conclusions (paired tests, spreads) rest on the stage-2 rows. ``all_sets``: stage 1 on every
+    calibration set (every row gets its spread). ``workers`` processes share the rows (``quant.accuracy_jobs``);
+    the numbers do not depend on it."""
     from tqdm import tqdm
 
     from quant.accuracy_jobs import model_meta, release, run_all, run_job
@@ -125,7 +126,8 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
         return run_all(calls, workers, bar.update)
 
     stage1 = {(t, st, "output", f): plan_spec(st, f) for t in tasks for st in settings for f in fmt_lists[_bits(st)]}
-    jobs = sorted(_jobs(stage1, sizes, calib_sets, "output", (0,)), key=lambda j: -j.cost)
+    stage1_sets = tuple(range(calib_sets)) if all_sets else (0,)
+    jobs = sorted(_jobs(stage1, sizes, calib_sets, "output", stage1_sets), key=lambda j: -j.cost)
     done = go([(model_meta, (t, sizes, calib_sets)) for t in tasks] + [(run_job, (j,)) for j in jobs])
     meta = dict(zip(tasks, done[:len(tasks)], strict=True))
     results = {k: r for rows in done[len(tasks):] for k, r in rows}
@@ -134,7 +136,7 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
         for st in settings:
             rows = {(m, f): r for (tt, s, m, f), r in results.items() if tt == t and s == st}
             for f in [k[1] for k in best_pair(rows, bits_per_value) if k is not None]:
-                if calib_sets > 1:
+                if len(stage1_sets) < calib_sets:
                     more[(t, st, "output", f)] = plan_spec(st, f)
                 for m in methods.get(st, ()):
                     stage2.setdefault(m, {})[(t, st, m, f)] = plan_spec(st, f)
@@ -163,7 +165,8 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.json").write_text(json.dumps(to_json(meta, results), indent=1))
     path = out / "accuracy.md"
-    path.write_text(render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers))
+    path.write_text(render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers,
+                                all_sets))
     return path
 
 
@@ -192,6 +195,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=None, help="comma-separated subset of fashion_cnn,lenet5,ppocr_cls,minilm")
     ap.add_argument("--settings", default=None, help="comma-separated subset of " + ",".join(SETTINGS))
     ap.add_argument("--calib-sets", type=int, default=3)
+    ap.add_argument("--all-sets", action="store_true", help="stage 1 on every calibration set: every row gets "
+                    "its spread (about twice the time: ~1 h for the whole report on 2 cores)")
     ap.add_argument("--workers", type=int, default=2, help="processes sharing the rows (default 2; the numbers "
                     "do not depend on it)")
     args = ap.parse_args(argv)
@@ -214,7 +219,7 @@ def main(argv=None) -> int:
         print(f"--workers: must be in 1..64, got {args.workers}", file=sys.stderr)
         return 2
     path = run(args.out, quick=args.quick, tasks=tasks, settings=settings, calib_sets=args.calib_sets,
-               workers=args.workers)
+               workers=args.workers, all_sets=args.all_sets)
     print(f"wrote {path}")
     return 0
 

@@ -90,3 +90,19 @@ def test_rows_do_not_depend_on_the_workers_and_reuse_baked_weights(tmp_path):
     _STATE["baked"].clear()  # baked afresh on the W4A4 model itself: the same weights, the same scores
     [(_, again)] = run_job(Job("fashion_cnn", "quick", 1, "dybit4", "output", (0,), rows[1:]))
     assert np.array_equal(again["per_set"], r2["per_set"])
+
+
+def test_all_sets_gives_every_row_its_spread(tmp_path):
+    import json
+
+    kw = dict(quick=True, tasks=("lenet5",), settings=("W4A4",), progress=False,
+              formats={4: ["int4", "dybit4", "e2m1"]}, methods={})
+    rows = json.loads((run(tmp_path / "a", all_sets=True, **kw).parent / "accuracy.json").read_text())["rows"]
+    assert len(rows) == 3 and all(len(r["per_set"]) == 3 for r in rows)
+    text = (tmp_path / "a" / "accuracy.md").read_text()
+    assert "every format on all calibration sets (`--all-sets`" in text
+    once = json.loads((run(tmp_path / "b", **kw).parent / "accuracy.json").read_text())["rows"]
+    assert sorted(len(r["per_set"]) for r in once) == [1, 3, 3]  # only the compared pair on every set
+    by_fmt = {r["format"]: r["per_set"] for r in once}
+    for r in rows:  # stage 1's first set is the same run either way
+        assert r["per_set"][0] == by_fmt[r["format"]][0]
