@@ -148,9 +148,9 @@ def choose_output_aware(fmt_name: str, w: np.ndarray, h: np.ndarray, *, by: str 
     for gi, (grid, s0) in enumerate(zip(grids, scales, strict=True)):
         mults = [1.0] if fixed else (_MULT_POW2 if grid.scale_rule == "pow2" else _MULT)
         per_row = bool((s0 == s0[:, :1]).all())  # a scale per channel: the kernels' fast per-row layout
+        lay = Layout(w2d.shape, "channel", axis=0) if per_row else Layout(w2d.shape, "element")
         for m in mults:
             s = np.maximum(s0 * np.float32(m), np.finfo(np.float32).tiny)
-            lay = Layout(w2d.shape, "channel", axis=0) if per_row else Layout(w2d.shape, "element")
             dq = w2d - grid.quantize(w2d, QParams(s[:, :1] if per_row else s, lay))
             err = output_error(dq.reshape(gsz, cg, k), h) if by == "output" else (dq.astype(np.float64) ** 2).sum(1)
             better = err < best_err

@@ -103,11 +103,11 @@ def _symmetric(fmt, g, method, percentile, pow2=False) -> np.ndarray:
 
 def _symmetric_scale(fmt, g, method, percentile, pow2) -> np.ndarray:
     amax = _amax(g, "percentile" if method == "percentile" else "max", percentile)
+    if method == "mx":
+        return mx_scale(fmt, amax.astype(np.float32))
     zero = amax == 0
     amax = np.where(zero, fmt.max_level, amax).astype(np.float32)
     pow2_rule = pow2 or fmt.scale_rule in ("pow2", "mx")
-    if method == "mx":
-        return mx_scale(fmt, np.where(zero, 0, amax).astype(np.float32))
     if pow2_rule:
         scale = np.maximum(_pow2_ceil(amax / fmt.max_level), _TINY)
         if method == "mse":  # 2^-3..1 times the smallest power of two that covers amax, and above for tapers
@@ -121,7 +121,7 @@ def _symmetric_scale(fmt, g, method, percentile, pow2) -> np.ndarray:
     # a scale below the smallest normal float32 (an all-subnormal group) is one no FTZ datapath can hold;
     # one whose largest level × scale passes float32's maximum would dequantise to inf: cap it (saturate)
     cap = min(_FMAX / float(fmt.max_level), _FMAX)  # float64: float32's log2 of it can round up a power
-    if pow2_rule or method == "mx":
+    if pow2_rule:
         cap = 2.0 ** math.floor(math.log2(cap))
     scale = np.clip(scale, _TINY, np.float32(cap))
     return np.where(zero, np.float32(1.0), scale).astype(np.float32)
