@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_BAKED_KEEP = 4  # baked weight sets a worker keeps (MiniLM's are ~90 MB each)
+_BAKED_KEEP = 6  # baked weight sets a worker keeps (MiniLM's are ~90 MB each; a job bakes all its sets at once)
 _STATE: dict = {"models": {}, "baked": OrderedDict()}
 
 
@@ -79,27 +79,22 @@ def _model(name: str, sizes: str, calib_sets: int) -> _Model:
 
 
 def _bake(m: _Model, job: Job, q, s: int) -> dict:
-    """Choose ``q``'s weights by the job's method on calibration set ``s``, or reuse those chosen for another row
-    with the same weight format; returns {layer path: what was done}."""
-    from torch import nn
+    """Write into ``q`` the weights chosen by the job's method on calibration set ``s`` (chosen for all the
+    job's sets at once on first use, then reused by every row with the same weight format); returns
+    {layer path: what was done}."""
+    from quant.calibration import choose_weights, write_weights
 
-    from quant.calibration import bake_weights
-
-    key = (job.task, job.sizes, job.calib_sets, job.weights, job.method, s)
     cache = _STATE["baked"]
-    if key in cache:
-        cache.move_to_end(key)
-        weights, done = cache[key]
-        for path, w in weights.items():
-            qc = q.get_submodule(path)
-            qc.conv.weight.data = w
-            qc.wq = nn.Identity()
-        return done
-    done = bake_weights(q, m.folded, m.calib[s], job.method, m.task.forward, m.hessians(s))
-    weights = {p: q.get_submodule(p).conv.weight.data for p, how in done.items() if how == job.method}
-    cache[key] = (weights, done)
-    while len(cache) > _BAKED_KEEP:
-        cache.popitem(last=False)
+    key = (job.task, job.sizes, job.calib_sets, job.weights, job.method)
+    if (*key, s) not in cache:
+        todo = [t for t in job.sets if (*key, t) not in cache] or [s]
+        for t, chosen in zip(todo, choose_weights(q, job.method, [m.hessians(t) for t in todo]), strict=True):
+            cache[(*key, t)] = chosen
+        while len(cache) > _BAKED_KEEP:
+            cache.popitem(last=False)
+    cache.move_to_end((*key, s))
+    weights, done = cache[(*key, s)]
+    write_weights(q, weights)
     return done
 
 

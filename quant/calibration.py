@@ -80,7 +80,8 @@ def weight_groups(mod: nn.Module) -> torch.Tensor:
 def output_error(dw: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Per output channel ΔW_c H ΔW_cᵀ for ΔW (groups, Cg, K) and H (groups, K, K) → (groups·Cg,)."""
     d = dw.astype(np.float32)  # float32 products, float64 sums: the ranking of candidates is what matters
-    return np.einsum("gck,gck->gc", (d @ h.astype(np.float32)).astype(np.float64), d).reshape(-1)
+    h32 = h if h.dtype == np.float32 else h.astype(np.float32)
+    return np.einsum("gck,gck->gc", (d @ h32).astype(np.float64), d).reshape(-1)
 
 
 class _ElementQuantizer:
@@ -139,12 +140,19 @@ def choose_output_aware(fmt_name: str, w: np.ndarray, h: np.ndarray, *, by: str 
     """Per output channel, the grid and scale among the candidates (see the module docstring) with the least
     output error (``by="output"``) or weight error (``by="weight"``) for W (groups, Cg, K) and H (groups, K, K).
     Returns an ``_ElementQuantizer`` over the (groups·Cg, K) weight."""
+    return choose_output_aware_sets(fmt_name, w, [h], by=by)[0]
+
+
+def choose_output_aware_sets(fmt_name: str, w: np.ndarray, hs: list, *, by: str = "output") -> list:
+    """``choose_output_aware`` for each of several calibration sets' H at once: the candidates do not depend on
+    the calibration data, so each is quantised once and scored against every H. One quantiser per H."""
     gsz, cg, k = w.shape
     w2d = np.ascontiguousarray(w.reshape(gsz * cg, k), np.float32)
     grids, scales, fixed = _grids_and_scales(fmt_name, w2d)
-    best_err = np.full(gsz * cg, np.inf)
-    best_choice = np.zeros(gsz * cg, np.int64)
-    best_scale = scales[0].copy()
+    h32 = [h.astype(np.float32) for h in hs]
+    best_err = [np.full(gsz * cg, np.inf) for _ in hs]
+    best_choice = [np.zeros(gsz * cg, np.int64) for _ in hs]
+    best_scale = [scales[0].copy() for _ in hs]
     for gi, (grid, s0) in enumerate(zip(grids, scales, strict=True)):
         mults = [1.0] if fixed else (_MULT_POW2 if grid.scale_rule == "pow2" else _MULT)
         per_row = bool((s0 == s0[:, :1]).all())  # a scale per channel: the kernels' fast per-row layout
@@ -152,12 +160,15 @@ def choose_output_aware(fmt_name: str, w: np.ndarray, h: np.ndarray, *, by: str 
         for m in mults:
             s = np.maximum(s0 * np.float32(m), np.finfo(np.float32).tiny)
             dq = w2d - grid.quantize(w2d, QParams(s[:, :1] if per_row else s, lay))
-            err = output_error(dq.reshape(gsz, cg, k), h) if by == "output" else (dq.astype(np.float64) ** 2).sum(1)
-            better = err < best_err
-            best_err = np.where(better, err, best_err)
-            best_choice = np.where(better, gi, best_choice)
-            best_scale = np.where(better[:, None], s, best_scale)
-    return _ElementQuantizer(grids, np.broadcast_to(best_choice[:, None], w2d.shape).copy(), best_scale)
+            for i, h in enumerate(h32):
+                err = (output_error(dq.reshape(gsz, cg, k), h) if by == "output"
+                       else (dq.astype(np.float64) ** 2).sum(1))
+                better = err < best_err[i]
+                best_err[i] = np.where(better, err, best_err[i])
+                best_choice[i] = np.where(better, gi, best_choice[i])
+                best_scale[i] = np.where(better[:, None], s, best_scale[i])
+    return [_ElementQuantizer(grids, np.broadcast_to(c[:, None], w2d.shape).copy(), sc)
+            for c, sc in zip(best_choice, best_scale, strict=True)]
 
 
 def gptq(w: np.ndarray, h: np.ndarray, quantizer: _ElementQuantizer) -> np.ndarray:
@@ -199,28 +210,53 @@ def bake_weights(qmodel: nn.Module, model_fp32: nn.Module, batches, method: str,
     (same module paths); ``hessians`` (from ``layer_hessians`` on the same batches) skips recomputing them.
     A format the calibration cannot handle (an affine one) keeps its weight-MSE quantiser, said in the result.
     Returns {layer path: what was done}."""
-    from quant.qmodel import QuantConv
-
     if method not in METHODS:
         raise QuantError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
-    targets = {p: m for p, m in qmodel.named_modules() if isinstance(m, QuantConv) and not m.wq.passthrough}
+    targets = _targets(qmodel)
     if method == "mse" or not targets:
         return {p: "mse" for p in targets}
     hs = hessians if hessians is not None else layer_hessians(model_fp32, list(targets), batches, forward)
-    done = {}
-    for path, qc in targets.items():
-        if path not in hs:  # never reached by the calibration data: keep the weight-MSE quantiser
-            done[path] = "mse (no calibration input)"
+    weights, done = choose_weights(qmodel, method, [hs])[0]
+    write_weights(qmodel, weights)
+    return done
+
+
+def _targets(qmodel: nn.Module) -> dict:
+    from quant.qmodel import QuantConv
+
+    return {p: m for p, m in qmodel.named_modules() if isinstance(m, QuantConv) and not m.wq.passthrough}
+
+
+def choose_weights(qmodel: nn.Module, method: str, hessian_sets: list) -> list:
+    """``bake_weights``' choice without writing it, for each calibration set's layer Hessians at once (the
+    candidate grids and scales are quantised once for all sets): [({path: weight tensor}, {path: what was
+    done})], one per set."""
+    if method not in ("output", "gptq"):
+        raise QuantError(f"method: expected output or gptq, got {method!r}")
+    out = [({}, {}) for _ in hessian_sets]
+    for path, qc in _targets(qmodel).items():
+        if any(path not in hs for hs in hessian_sets):  # never reached by the calibration data: keep weight MSE
+            for _, done in out:
+                done[path] = "mse (no calibration input)"
             continue
-        h = hs[path][0].numpy() / max(hs[path][1], 1)
+        hs = [hs[path][0].numpy() / max(hs[path][1], 1) for hs in hessian_sets]
         w = weight_groups(qc.conv).numpy()
         try:
-            quant = choose_output_aware(qc.wq.fmt_name, w, h)
+            quants = choose_output_aware_sets(qc.wq.fmt_name, w, hs)
         except QuantError as exc:
-            done[path] = f"mse ({exc})"
+            for _, done in out:
+                done[path] = f"mse ({exc})"
             continue
-        wq = gptq(w, h, quant) if method == "gptq" else quant(w.reshape(-1, w.shape[-1])).reshape(w.shape)
-        qc.conv.weight.data = torch.from_numpy(wq.reshape(qc.conv.weight.shape).astype(np.float32))
+        for (weights, done), h, quant in zip(out, hs, quants, strict=True):
+            wq = gptq(w, h, quant) if method == "gptq" else quant(w.reshape(-1, w.shape[-1])).reshape(w.shape)
+            weights[path] = torch.from_numpy(wq.reshape(qc.conv.weight.shape).astype(np.float32))
+            done[path] = method
+    return out
+
+
+def write_weights(qmodel: nn.Module, weights: dict) -> None:
+    """Write chosen weights {path: tensor} into ``qmodel``'s layers and drop their weight quantisers."""
+    for path, w in weights.items():
+        qc = qmodel.get_submodule(path)
+        qc.conv.weight.data = w
         qc.wq = nn.Identity()
-        done[path] = method
-    return done
