@@ -62,7 +62,7 @@ def best_pair(rows, bpv, method=None):
 
 
 def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers=1,
-           all_sets=False) -> str:
+           spread="all") -> str:
     from quant.accuracy_report import EXCLUDE, SETTINGS, bits_per_value, report_formats
     from quant.tasks import TASKS
 
@@ -79,7 +79,9 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
          "INT8 activations, W8A4 = INT8 weights with the format's activations, W4A4 = both. Weights per output "
          "channel, activations per tensor (calibrated scale, MSE); OCP MX formats scale each 32 values along "
          "the reduction by their own maximum, at run time. First and last layers INT8. "
-         f"Every row is calibrated {calib_sets}× on disjoint calibration sets: the value is the mean, the CI a "
+         + (f"Every row is calibrated {calib_sets}× on disjoint calibration sets" if spread == "all" else
+            f"The compared rows are calibrated {calib_sets}× on disjoint calibration sets, the others once")
+         + ": the value is the mean, the CI a "
          "95 % bootstrap interval over the test items of the calibration-averaged per-item score (2,000 "
          "resamples), the spread the min–max over the sets. Weight calibration (`quant.calibration`): "
          "**weight MSE** = the project's per-channel weight-MSE scale (and grid for `dybitN`/`antN`); "
@@ -94,13 +96,14 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
             L.append(f"At {bits} bits the same grid as a listed format: "
                      + ", ".join(f"`{a}` = `{b}`" for a, b in same.items()) + ".")
     L += ["", "## Summary: best DyBit vs the best rival of equal bits per value", "",
-          ("Stage 1 runs every format on all calibration sets (`--all-sets`; output-aware calibration); "
-           if all_sets else "Stage 1 runs every format once (output-aware calibration, calibration set 1; "
-           "`--all-sets` runs every row on every set, about twice the time); ")
+          (f"Stage 1 runs every format on all {calib_sets} calibration sets (output-aware calibration); "
+           if spread == "all" else "Stage 1 runs every format once (`--spread compared`: output-aware "
+           "calibration, calibration set 1; by default every row runs on every set, about twice the time); ")
           + "stage 2 runs the best "
           f"DyBit row (block-scaled `mxdybit`/`nvdybit` included) that has a rival of equal bits per value, and that "
           f"best rival, of stage 1 on all {calib_sets} calibration sets, "
-          "with output-aware calibration and the other methods listed per setting. The comparison below is "
+          + ("with the other methods listed per setting." if spread == "all" else
+             "with output-aware calibration and the other methods listed per setting.") + " The comparison below is "
           "between stage-2 rows (best of any method); p from McNemar (accuracy) or a paired bootstrap (MRR); "
           "*tie* when p ≥ 0.05.", "",
           "| model | setting | best DyBit | best rival (same bits/value) | Δ | p | verdict |",
@@ -160,8 +163,8 @@ def _model_section(t, mt, results, settings, methods, calib_sets, bpv) -> list[s
             val = f"**{val}**" if v == best else val
             name = f"`{f}`" + (" †" if r["fallback"] else "")
             d = (v - mt["fp32"]) * (100 if kind == "classification" else 1)
-            spread = f"{_fmt(sets.min(), kind)}–{_fmt(sets.max(), kind)}" if len(sets) > 1 else "—"
-            row = f"| {name} | {bpv(f):g} | {METHOD_TEXT[m]} | {val} | {len(sets)} | {spread} | {d:+.2f} |"
+            span = f"{_fmt(sets.min(), kind)}–{_fmt(sets.max(), kind)}" if len(sets) > 1 else "—"
+            row = f"| {name} | {bpv(f):g} | {METHOD_TEXT[m]} | {val} | {len(sets)} | {span} | {d:+.2f} |"
             if kind == "retrieval":
                 row += f" {r['extra']['R@1']:.3f} | {r['extra']['cosine']:.4f} |"
             L.append(row)

@@ -29,6 +29,7 @@ from quant.formats import get_format, list_formats
 
 SETTINGS = {"W4A16": (4, None), "W3A16": (3, None), "W4A8": (4, 8), "W8A4": (8, 4), "W4A4": (4, 4)}
 EXCLUDE = {r"uint\d": "affine (a zero point), not a symmetric grid"}
+SPREADS = ("all", "compared")  # which rows run on every calibration set: all of them, or the compared pairs
 EXTRA_METHODS = {"W4A16": ("mse", "gptq"), "W3A16": ("mse", "gptq"), "W4A8": ("gptq",), "W4A4": ("gptq",)}
 
 
@@ -95,12 +96,13 @@ QUICK = {"tasks": ("fashion_cnn", "minilm"), "settings": ("W4A16", "W8A4"),
 
 
 def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=None, calib_sets: int = 3,
-        progress: bool = True, formats: dict | None = None, workers: int = 1, all_sets: bool = False) -> Path:
+        progress: bool = True, formats: dict | None = None, workers: int = 1, spread: str = "all") -> Path:
     """Stage 1: every format, output-aware calibration, calibration set 1. Stage 2, per model and setting:
     the best DyBit row and the best rival of equal bits per value again on every calibration set, with
     output-aware calibration and with ``methods[setting]`` (default weight MSE and GPTQ for the W-only
-    settings). The conclusions (paired tests, spreads) rest on the stage-2 rows. ``all_sets``: stage 1 on every
-    calibration set (every row gets its spread). ``workers`` processes share the rows (``quant.accuracy_jobs``);
+    settings). The conclusions (paired tests) rest on the stage-2 rows. ``spread``: "all" runs stage 1 on every
+    calibration set (every row gets its spread); "compared" on set 1 only, and stage 2 adds the other sets for
+    the compared rows (about half the time). ``workers`` processes share the rows (``quant.accuracy_jobs``);
     the numbers do not depend on it."""
     from tqdm import tqdm
 
@@ -126,7 +128,9 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
         return run_all(calls, workers, bar.update)
 
     stage1 = {(t, st, "output", f): plan_spec(st, f) for t in tasks for st in settings for f in fmt_lists[_bits(st)]}
-    stage1_sets = tuple(range(calib_sets)) if all_sets else (0,)
+    if spread not in SPREADS:
+        raise ValueError(f"spread: expected one of {', '.join(SPREADS)}, got {spread!r}")
+    stage1_sets = tuple(range(calib_sets)) if spread == "all" else (0,)
     jobs = sorted(_jobs(stage1, sizes, calib_sets, "output", stage1_sets), key=lambda j: -j.cost)
     done = go([(model_meta, (t, sizes, calib_sets)) for t in tasks] + [(run_job, (j,)) for j in jobs])
     meta = dict(zip(tasks, done[:len(tasks)], strict=True))
@@ -166,7 +170,7 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
     (out / "accuracy.json").write_text(json.dumps(to_json(meta, results), indent=1))
     path = out / "accuracy.md"
     path.write_text(render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, quick, workers,
-                                all_sets))
+                                spread))
     return path
 
 
@@ -195,8 +199,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=None, help="comma-separated subset of fashion_cnn,lenet5,ppocr_cls,minilm")
     ap.add_argument("--settings", default=None, help="comma-separated subset of " + ",".join(SETTINGS))
     ap.add_argument("--calib-sets", type=int, default=3)
-    ap.add_argument("--all-sets", action="store_true", help="stage 1 on every calibration set: every row gets "
-                    "its spread (about twice the time: ~1 h for the whole report on 2 cores)")
+    ap.add_argument("--spread", choices=SPREADS, default="all", help="rows run on every calibration set: all "
+                    "(default: every row gets its spread) or only the compared pairs (about half the time)")
     ap.add_argument("--workers", type=int, default=2, help="processes sharing the rows (default 2; the numbers "
                     "do not depend on it)")
     args = ap.parse_args(argv)
@@ -219,7 +223,7 @@ def main(argv=None) -> int:
         print(f"--workers: must be in 1..64, got {args.workers}", file=sys.stderr)
         return 2
     path = run(args.out, quick=args.quick, tasks=tasks, settings=settings, calib_sets=args.calib_sets,
-               workers=args.workers, all_sets=args.all_sets)
+               workers=args.workers, spread=args.spread)
     print(f"wrote {path}")
     return 0
 

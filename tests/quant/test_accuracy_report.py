@@ -97,11 +97,12 @@ def test_all_sets_gives_every_row_its_spread(tmp_path):
 
     kw = dict(quick=True, tasks=("lenet5",), settings=("W4A4",), progress=False,
               formats={4: ["int4", "dybit4", "e2m1"]}, methods={})
-    rows = json.loads((run(tmp_path / "a", all_sets=True, **kw).parent / "accuracy.json").read_text())["rows"]
+    rows = json.loads((run(tmp_path / "a", **kw).parent / "accuracy.json").read_text())["rows"]  # the default
     assert len(rows) == 3 and all(len(r["per_set"]) == 3 for r in rows)
     text = (tmp_path / "a" / "accuracy.md").read_text()
-    assert "every format on all calibration sets (`--all-sets`" in text
-    once = json.loads((run(tmp_path / "b", **kw).parent / "accuracy.json").read_text())["rows"]
+    assert "every format on all 3 calibration sets" in text and "Every row is calibrated 3×" in text
+    once = json.loads((run(tmp_path / "b", spread="compared", **kw).parent / "accuracy.json").read_text())["rows"]
+    assert "The compared rows are calibrated 3×" in (tmp_path / "b" / "accuracy.md").read_text()
     assert sorted(len(r["per_set"]) for r in once) == [1, 3, 3]  # only the compared pair on every set
     by_fmt = {r["format"]: r["per_set"] for r in once}
     for r in rows:  # stage 1's first set is the same run either way

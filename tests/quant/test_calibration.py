@@ -4,7 +4,15 @@ import pytest
 import torch
 from torch import nn
 
-from quant.calibration import bake_weights, choose_output_aware, gptq, layer_hessians, output_error
+from quant.calibration import (
+    bake_weights,
+    choose_output_aware,
+    choose_output_aware_sets,
+    choose_weights,
+    gptq,
+    layer_hessians,
+    output_error,
+)
 from quant.choose import choose_qparams
 from quant.formats import get_format
 
@@ -82,6 +90,41 @@ def test_bake_weights_puts_grid_values_into_the_model():
             on_grid = [np.abs(ratios * k - np.round(ratios * k)).max(1) < 1e-4 for k in range(1, 8)]
             assert np.logical_or.reduce(on_grid).all()
     assert q(x).shape == (16, 10)
+
+
+@pytest.mark.parametrize("name", ["int4", "dybit4", "mxdybit4"])
+def test_several_calibration_sets_at_once_choose_as_each_alone(layer, name):
+    """The candidates are quantised once for all sets; each set's choice is the one it makes on its own, and
+    different calibration data choose differently."""
+    w, h = layer
+    rng = np.random.default_rng(11)
+    x2 = (rng.standard_normal((256, 48)) * np.exp(rng.standard_normal(48))).astype(np.float64)
+    h2 = (x2.T @ x2 / len(x2))[None]
+    both = choose_output_aware_sets(name, w[None], [h, h2])
+    for q, hh in zip(both, (h, h2), strict=True):
+        alone = choose_output_aware(name, w[None], hh)
+        np.testing.assert_array_equal(q(w), alone(w))
+        np.testing.assert_array_equal(q.scale, alone.scale)
+    if name != "mxdybit4":  # OCP-MX-style block scales follow their rule: no choice to differ in
+        assert not np.array_equal(both[0](w), both[1](w))
+
+
+def test_choose_weights_per_set_equals_baking_each_set():
+    from quant.qmodel import fold_batchnorm, quantize_model
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
+    xs = [torch.randn(16, 1, 8, 8) * (1 + i) for i in range(2)]
+    folded = fold_batchnorm(model)
+    q = quantize_model(model, "w=dybit4,a=fp32", (1, 8, 8))
+    hs = [layer_hessians(folded, ["0", "3"], [x]) for x in xs]
+    chosen = choose_weights(q, "gptq", hs)
+    assert [set(done.values()) for _, done in chosen] == [{"gptq"}, {"gptq"}] and chosen[0][0].keys() == {"0", "3"}
+    for (weights, done), x in zip(chosen, xs, strict=True):
+        qq = quantize_model(model, "w=dybit4,a=fp32", (1, 8, 8))
+        assert bake_weights(qq, folded, [x], "gptq") == done
+        for path, wt in weights.items():
+            torch.testing.assert_close(qq.get_submodule(path).conv.weight.data, wt, rtol=0, atol=0)
 
 
 def test_gptq_lazy_batches_equal_column_by_column_updates():
