@@ -20,6 +20,7 @@ import numpy as np
 
 _BAKED_KEEP = 6  # baked weight sets a worker keeps (MiniLM's are ~90 MB each; a job bakes all its sets at once)
 _STATE: dict = {"models": {}, "baked": OrderedDict()}
+STAGES = ("build", "weights", "calibrate", "score")  # where a row's seconds go (``seconds_by``)
 
 
 @dataclass(frozen=True)
@@ -108,21 +109,39 @@ def run_job(job: Job) -> list:
     m = _model(job.task, job.sizes, job.calib_sets)
     out = []
     for key, spec in job.rows:
-        t0 = time.perf_counter()
+        clock = _Clock()
         q0 = quantize_model(m.task.model(), spec, m.task.input_shape, first_last="int8")  # traced once per row
         per_set, extras, fallback = [], [], set()
         for s in job.sets:
             q = copy.deepcopy(q0)
+            clock.lap("build")
             if job.method != "mse":
                 fallback |= {how for how in _bake(m, job, q, s).values() if how != job.method}
-            calibrate(q, m.calib[s], m.task.forward)
+                clock.lap("weights")
+            calibrate(q, m.calib[s], m.task.forward)  # activation scales (and weight-MSE weights for ``mse``)
+            clock.lap("calibrate")
             sc = m.task.score(q)
+            clock.lap("score")
             per_set.append(sc.items)
             extras.append(sc.extra)
         out.append((key, {"per_set": np.array(per_set), "fallback": sorted(fallback),
                           "extra": {k: float(np.mean([e[k] for e in extras])) for k in extras[0]},
-                          "seconds": time.perf_counter() - t0}))
+                          "seconds": sum(clock.spent.values()), "seconds_by": clock.spent}))
     return out
+
+
+class _Clock:
+    """Seconds spent per stage of a row: building the quantised copy, choosing weights (the first row of a
+    weight format pays for every row that shares them), calibrating, scoring."""
+
+    def __init__(self):
+        self.spent = dict.fromkeys(STAGES, 0.0)
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.spent[stage] += now - self._t
+        self._t = now
 
 
 def release() -> None:

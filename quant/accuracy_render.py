@@ -18,7 +18,8 @@ def _p(p: float) -> str:
 def to_json(meta, results) -> dict:
     return {"models": meta, "rows": [
         {"model": t, "setting": s, "method": m, "format": f, "per_set": r["per_set"].mean(1).tolist(),
-         "mean": float(r["per_set"].mean()), "extra": r["extra"], "seconds": r["seconds"], "fallback": r["fallback"]}
+         "mean": float(r["per_set"].mean()), "extra": r["extra"], "seconds": r["seconds"],
+         "seconds_by": r["seconds_by"], "fallback": r["fallback"]}
         for (t, s, m, f), r in results.items()]}
 
 
@@ -135,8 +136,19 @@ def render(meta, results, settings, methods, fmt_lists, calib_sets, elapsed, qui
     L += ["", f"_{len(results)} rows in {elapsed / 60:.1f} min wall on {workers} worker process(es) of one "
           f"thread each ({total / 60:.1f} min in rows; " + ", ".join(f"{m['title'].split(' (')[0]} "
                                                                       f"{m['seconds'] / 60:.1f} min"
-                                                         for m in meta.values()) + ")._"]
+                                                         for m in meta.values()) + "; by stage: "
+          + ", ".join(f"{STAGE_TEXT[k]} {v / 60:.1f} min" for k, v in _by_stage(results).items()) + ")._"]
     return "\n".join(L) + "\n"
+
+
+STAGE_TEXT = {"build": "building quantised copies", "weights": "choosing weights (output-aware, GPTQ)",
+              "calibrate": "calibrating activation scales (and weight-MSE weights)", "score": "scoring the test sets"}
+
+
+def _by_stage(results) -> dict:
+    from quant.accuracy_jobs import STAGES
+
+    return {k: sum(r["seconds_by"][k] for r in results.values()) for k in STAGES}
 
 
 def _model_section(t, mt, results, settings, methods, calib_sets, bpv) -> list[str]:

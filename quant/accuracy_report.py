@@ -160,6 +160,7 @@ def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=No
                             for k, v in old["extra"].items()}
             old["per_set"] = np.concatenate([old["per_set"], row["per_set"]])
             old["seconds"] += row["seconds"]
+            old["seconds_by"] = {k: v + row["seconds_by"][k] for k, v in old["seconds_by"].items()}
     bar.close()
     release()  # an in-process run (workers=1) keeps its models until here
     for t in tasks:

@@ -31,6 +31,13 @@ def test_quick_report_runs(tmp_path):
     assert "## Fashion-MNIST CNN" in text
     assert "| Fashion-MNIST CNN | W4A16 | `dybit4`" in text  # the paired comparison was made
     assert "output-aware" in text and "McNemar" in text and "| 3 |" in text  # rows on 3 calibration sets
+    import json
+
+    rows = json.loads((tmp_path / "accuracy.json").read_text())["rows"]
+    for r in rows:  # every row's seconds are split by stage; scoring is never free, nor is choosing weights
+        assert abs(sum(r["seconds_by"].values()) - r["seconds"]) < 1e-9 and r["seconds_by"]["score"] > 0
+    assert sum(r["seconds_by"]["weights"] for r in rows if r["method"] == "output") > 0
+    assert "by stage: building quantised copies" in text and "scoring the test sets" in text
 
 
 def test_retrieval_rows_score_mrr_and_cosine():
@@ -81,7 +88,7 @@ def test_rows_do_not_depend_on_the_workers_and_reuse_baked_weights(tmp_path):
               formats={4: ["int4", "dybit4", "mxfp4"]})
     one = json.loads((run(tmp_path / "a", workers=1, **kw).parent / "accuracy.json").read_text())
     two = json.loads((run(tmp_path / "b", workers=2, **kw).parent / "accuracy.json").read_text())
-    strip = lambda d: [{k: v for k, v in r.items() if k != "seconds"} for r in d["rows"]]  # noqa: E731
+    strip = lambda d: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in d["rows"]]  # noqa: E731
     assert strip(one) == strip(two) and len(one["rows"]) >= 6
     _STATE["baked"].clear()
     rows = (("a", "w=dybit4,a=fp32"), ("b", "w=dybit4,a=dybit4"))
