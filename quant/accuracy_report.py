@@ -97,13 +97,12 @@ QUICK = {"tasks": ("fashion_cnn", "minilm"), "settings": ("W4A16", "W8A4"),
 
 def run(out: Path, *, quick: bool = False, tasks=None, settings=None, methods=None, calib_sets: int = 3,
         progress: bool = True, formats: dict | None = None, workers: int = 1, spread: str = "all") -> Path:
-    """Stage 1: every format, output-aware calibration, calibration set 1. Stage 2, per model and setting:
-    the best DyBit row and the best rival of equal bits per value again on every calibration set, with
-    output-aware calibration and with ``methods[setting]`` (default weight MSE and GPTQ for the W-only
-    settings). The conclusions (paired tests) rest on the stage-2 rows. ``spread``: "all" runs stage 1 on every
-    calibration set (every row gets its spread); "compared" on set 1 only, and stage 2 adds the other sets for
-    the compared rows (about half the time). ``workers`` processes share the rows (``quant.accuracy_jobs``);
-    the numbers do not depend on it."""
+    """Stage 1: every format, output-aware calibration, on every calibration set. Stage 2, per model and
+    setting: the best DyBit row and the best rival of equal bits per value on every calibration set with
+    ``methods[setting]`` (default weight MSE and GPTQ for the W-only settings). The conclusions (paired tests)
+    rest on the stage-2 rows. ``spread="compared"``: stage 1 on set 1 only, and stage 2 adds the other sets
+    for the compared rows (about half the time). ``workers`` processes share the rows
+    (``quant.accuracy_jobs``); the numbers do not depend on it."""
     from tqdm import tqdm
 
     from quant.accuracy_jobs import model_meta, release, run_all, run_job

@@ -160,9 +160,9 @@ def choose_output_aware_sets(fmt_name: str, w: np.ndarray, hs: list, *, by: str 
         for m in mults:
             s = np.maximum(s0 * np.float32(m), np.finfo(np.float32).tiny)
             dq = w2d - grid.quantize(w2d, QParams(s[:, :1] if per_row else s, lay))
+            weight_err = None if by == "output" else (dq.astype(np.float64) ** 2).sum(1)  # the same for every H
             for i, h in enumerate(h32):
-                err = (output_error(dq.reshape(gsz, cg, k), h) if by == "output"
-                       else (dq.astype(np.float64) ** 2).sum(1))
+                err = output_error(dq.reshape(gsz, cg, k), h) if weight_err is None else weight_err
                 better = err < best_err[i]
                 best_err[i] = np.where(better, err, best_err[i])
                 best_choice[i] = np.where(better, gi, best_choice[i])
