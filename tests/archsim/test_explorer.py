@@ -86,8 +86,13 @@ def test_filter_sort_hover_and_click(browser, sweep_page):
                "new MouseEvent('click', {bubbles: true}))")
     src = browser.js("document.getElementById('detail-frame').src")
     assert src.endswith(f"points/{row['key']}.html") and not browser.js("document.getElementById('detail').hidden")
-    browser.wait_event("Page.frameStoppedLoading")
-    layers = browser.js("document.getElementById('detail-frame').contentDocument.querySelectorAll('tbody tr').length")
+    # wait for the panel's own document (not an earlier frame-load event still queued): poll up to 10 s
+    layers = browser.js(
+        "new Promise(done => { const t0 = Date.now(); (function poll() {"
+        " const d = document.getElementById('detail-frame').contentDocument;"
+        f" const ok = d && d.readyState === 'complete' && d.location.href.endsWith('points/{row['key']}.html');"
+        " const n = ok ? d.querySelectorAll('tbody tr').length : 0;"
+        " if (n || Date.now() - t0 > 10000) done(n); else setTimeout(poll, 50); })(); })")
     assert layers == len(res.layers[row["key"]])
 
 

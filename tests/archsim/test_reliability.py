@@ -172,8 +172,14 @@ def test_pool_workers_die_with_a_killed_search(tmp_path, stored_rows):
     assert not any(_alive(w) for w in workers)
 
 
+# long enough that Ctrl-C lands mid-search even when the suite loads the machine: with 40 generations the
+# search itself lasts ~2.5 s after its first rows, and a SIGINT after it (while the process writes its plots
+# and exits) is not the case under test
+LONG_SEARCH = [a if a != "40" else "160" for a in SEARCH]
+
+
 def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path, stored_rows):
-    proc = subprocess.Popen(ARCHSIM + SEARCH + ["--out", str(tmp_path)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(ARCHSIM + LONG_SEARCH + ["--out", str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and stored_rows(tmp_path / "search.sqlite") < 20 and proc.poll() is None:
@@ -189,7 +195,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path, stored_row
     con = sqlite3.connect(str(tmp_path / "search.sqlite"))
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
-    res = _run(SEARCH + ["--out", str(tmp_path), "--resume"])  # the command the line gives
+    res = _run(LONG_SEARCH + ["--out", str(tmp_path), "--resume"])  # the command the line gives
     assert res.returncode == 0, res.stderr
     new = int(res.stdout.split(" new evaluations")[0].split(";")[-1].strip())
     assert new + stored == stored_rows(tmp_path / "search.sqlite")  # nothing evaluated twice

@@ -99,7 +99,7 @@ def test_rows_do_not_depend_on_the_workers_and_reuse_baked_weights(tmp_path):
     assert np.array_equal(again["per_set"], r2["per_set"])
 
 
-def test_all_sets_gives_every_row_its_spread(tmp_path):
+def test_every_row_gets_its_spread_by_default(tmp_path):
     import json
 
     kw = dict(quick=True, tasks=("lenet5",), settings=("W4A4",), progress=False,
