@@ -179,8 +179,11 @@ LONG_SEARCH = [a if a != "40" else "160" for a in SEARCH]
 
 
 def test_ctrl_c_is_one_line_exit_130_and_the_search_resumes(tmp_path, stored_rows):
+    # the search gets Ctrl-C as from a terminal even when the suite itself runs with SIGINT ignored (a background
+    # job of a non-interactive shell: Python then keeps it ignored and the search would finish with 0)
     proc = subprocess.Popen(ARCHSIM + LONG_SEARCH + ["--out", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and stored_rows(tmp_path / "search.sqlite") < 20 and proc.poll() is None:
         time.sleep(0.05)
