@@ -88,7 +88,7 @@ def _bake(m: _Model, job: Job, q, s: int) -> dict:
     cache = _STATE["baked"]
     key = (job.task, job.sizes, job.calib_sets, job.weights, job.method)
     if (*key, s) not in cache:
-        todo = [t for t in job.sets if (*key, t) not in cache] or [s]
+        todo = [t for t in job.sets if (*key, t) not in cache]  # s among them
         for t, chosen in zip(todo, choose_weights(q, job.method, [m.hessians(t) for t in todo]), strict=True):
             cache[(*key, t)] = chosen
         while len(cache) > _BAKED_KEEP:
